@@ -1,0 +1,156 @@
+"""The ``lva-extension`` command: serve, send, sample-clip."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import ConfigurationError
+from .inferences import to_message
+from .settings import Settings, add_setting_flags
+
+PIXEL_FORMATS = ("rgb24", "bgr24", "rgba", "bgra", "argb", "abgr")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    settings = Settings.load(vars(args))
+    _configure_logging(settings.log_level)
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _frames(args: argparse.Namespace) -> Iterator[np.ndarray]:
+    from . import sources
+
+    if args.video:
+        return sources.video_frames(args.video, args.frames, loop=args.loop)
+    if args.image:
+        return sources.image_frames(args.image, args.frames or 1)
+    return sources.dark_light_frames(args.width, args.height, args.frames or 60)
+
+
+def _send(args: argparse.Namespace) -> int:
+    from .client import ClientOptions, ExtensionCallError, ExtensionClient, StreamFormat
+
+    _configure_logging("WARNING")
+    options = ClientOptions(
+        address=args.address,
+        format=StreamFormat(
+            args.encoding, args.pixel_format, args.width, args.height, args.stride_padding
+        ),
+        shared_memory=args.shm,
+        shared_memory_bytes=args.shm_size_mib * 1024 * 1024,
+        window=args.window,
+        fps=args.fps,
+        extension_configuration=args.config,
+    )
+    client = ExtensionClient(options)
+
+    async def run() -> None:
+        async for result in client.stream(_frames(args)):
+            message = to_message(result.timestamp, result.inferences)
+            if message is not None and not args.quiet:
+                print(json.dumps(message), flush=True)
+
+    try:
+        asyncio.run(run())
+    except ExtensionCallError as error:
+        print(f"lva-extension send: the server ended the stream: {error}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as error:
+        print(f"lva-extension send: {error}", file=sys.stderr)
+        return 2
+    print(client.summary.describe(), file=sys.stderr)
+    return 1 if client.summary.violations else 0
+
+
+def _sample_clip(args: argparse.Namespace) -> int:
+    from .sources import dark_light_frames, write_clip
+
+    count = write_clip(
+        args.path, dark_light_frames(args.width, args.height, args.frames), fps=args.fps
+    )
+    print(f"wrote {count} frames ({args.width}x{args.height}, {args.fps} fps) to {args.path}")
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lva-extension", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the extension server",
+        description="Run the gRPC extension server. Each flag overrides its environment"
+        " variable, which overrides a .env file in the working directory.",
+    )
+    add_setting_flags(serve)
+    serve.set_defaults(run=_serve)
+
+    send = commands.add_parser(
+        "send",
+        help="stream frames to a server, as an LVA graph would",
+        description="Stream frames to an extension server and print one inference JSON line"
+        " per frame that has inferences; a summary goes to stderr. Exit code 1 if the"
+        " server ended the stream with an error or broke the protocol.",
+    )
+    send.add_argument("--address", default="127.0.0.1:5001", help="server HOST:PORT")
+    source = send.add_mutually_exclusive_group()
+    source.add_argument("--video", type=Path, help="frames from this video file (PyAV)")
+    source.add_argument("--image", type=Path, help="send this image --frames times")
+    send.add_argument("--frames", type=int, help="how many frames (default: all, or 60 generated)")
+    send.add_argument("--loop", action="store_true", help="loop the video")
+    send.add_argument("--encoding", choices=("raw", "jpg", "png", "bmp"), default="raw")
+    send.add_argument("--pixel-format", choices=PIXEL_FORMATS, default="rgb24")
+    send.add_argument("--width", type=int, default=416)
+    send.add_argument("--height", type=int, default=416)
+    send.add_argument("--stride-padding", type=int, default=0, help="bytes added to each raw row")
+    send.add_argument("--shm", action="store_true", help="transfer frames through shared memory")
+    send.add_argument("--shm-size-mib", type=int, default=0, help="ring size (default: fits window)")
+    send.add_argument("--window", type=int, default=8, help="samples in flight")
+    send.add_argument("--fps", type=float, help="pace frames at this rate (default: unpaced)")
+    send.add_argument("--config", default="", help="the extension_configuration to send")
+    send.add_argument("--quiet", action="store_true", help="print only the summary")
+    send.set_defaults(run=_send)
+
+    clip = commands.add_parser("sample-clip", help="write a dark/light sample video")
+    clip.add_argument("path", type=Path)
+    clip.add_argument("--width", type=int, default=416)
+    clip.add_argument("--height", type=int, default=416)
+    clip.add_argument("--frames", type=int, default=90)
+    clip.add_argument("--fps", type=int, default=15)
+    clip.set_defaults(run=_sample_clip)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigurationError as error:
+        print(f"lva-extension {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # the reader of our output went away (| head)
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,352 @@
+"""The LVA side of the conversation, as a library: stream frames, get inferences.
+
+    options = ClientOptions("127.0.0.1:5001", StreamFormat(width=416, height=416), shared_memory=True)
+    client = ExtensionClient(options)
+    async for result in client.stream(frames):
+        print(result.sequence, result.inferences)
+    print(client.summary.describe())
+
+Frames are RGB numpy arrays (stretched to the stream's size and encoded as it
+says) or ready-made ``bytes`` sent as they are. The client checks the server
+as LVA would: every sample acknowledged exactly once, gap-free sequence
+numbers, timestamps echoed; anything else is recorded in
+``summary.violations``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+import grpc
+import numpy as np
+
+from .frames import ENCODED_FORMATS, PIXEL_LAYOUTS, Encoding, FrameFormat, PixelFormat, encode
+from .proto import extension_pb2, extension_pb2_grpc, inferencing_pb2, media_pb2
+from .shm_ring import SharedMemoryRing
+from .sources import fit
+
+Message = extension_pb2.MediaStreamMessage
+Frame = np.ndarray | bytes
+
+
+class ExtensionCallError(Exception):
+    """The server ended the call with a status other than OK."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+
+
+@dataclass(frozen=True)
+class StreamFormat:
+    """The frame format the client announces and sends."""
+
+    encoding: str = "raw"  # raw, jpg, png or bmp
+    pixel_format: str = "rgb24"  # for raw: rgb24, bgr24, rgba, bgra, argb, abgr
+    width: int = 416
+    height: int = 416
+    stride_padding: int = 0  # extra bytes at the end of every raw row
+
+    def frame_format(self) -> FrameFormat:
+        encoding = Encoding.Value(self.encoding.upper())
+        if encoding != Encoding.RAW:
+            return FrameFormat(encoding, PixelFormat.NONE, self.width, self.height, 0)
+        pixel_format = PixelFormat.Value(self.pixel_format.upper())
+        row = self.width * PIXEL_LAYOUTS[pixel_format].bytes_per_pixel
+        return FrameFormat(encoding, pixel_format, self.width, self.height, row + self.stride_padding)
+
+    def descriptor(self, timescale: int) -> media_pb2.MediaDescriptor:
+        fmt = self.frame_format()
+        return media_pb2.MediaDescriptor(
+            timescale=timescale,
+            video_frame_sample_format=media_pb2.VideoFrameSampleFormat(
+                encoding=fmt.encoding,
+                pixel_format=fmt.pixel_format,
+                dimensions=media_pb2.Dimensions(width=self.width, height=self.height),
+                stride_bytes=fmt.stride if self.stride_padding else 0,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    address: str
+    format: StreamFormat = StreamFormat()
+    shared_memory: bool = False
+    shared_memory_bytes: int = 0  # 0: room for `window` frames
+    window: int = 8  # samples sent and not yet acknowledged
+    fps: float | None = None  # pace the frames; None: as fast as acks allow
+    extension_configuration: str = ""
+    graph_instance: str = "lva-extension-client"
+    graph_node: str = "grpcExtension"
+    timescale: int = 90_000
+    nominal_fps: float = 30.0  # spacing of the timestamps
+    max_message_bytes: int = 64 * 1024 * 1024
+    metadata: tuple[tuple[str, str], ...] = ()
+    channel_credentials: grpc.ChannelCredentials | None = None
+    channel_options: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    sequence: int
+    timestamp: int
+    inferences: list[inferencing_pb2.Inference]
+    latency: float  # seconds from sending the sample to its acknowledgement
+
+
+@dataclass
+class StreamSummary:
+    frames_sent: int = 0
+    frames_acknowledged: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    latencies: list[float] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def fps(self) -> float:
+        return self.frames_acknowledged / self.duration if self.duration > 0 else 0.0
+
+    def latency_percentile(self, percent: float) -> float:
+        if len(self.latencies) < 2:
+            return self.latencies[0] if self.latencies else 0.0
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(percent) - 1]
+
+    def describe(self) -> str:
+        text = (
+            f"{self.frames_acknowledged}/{self.frames_sent} frames acknowledged in"
+            f" {self.duration:.2f}s ({self.fps:.1f} fps), latency p50"
+            f" {self.latency_percentile(50) * 1000:.1f} ms, p99"
+            f" {self.latency_percentile(99) * 1000:.1f} ms"
+        )
+        if self.violations:
+            text += f"; {len(self.violations)} protocol violation(s): " + "; ".join(
+                self.violations[:5]
+            )
+        return text
+
+
+@dataclass
+class _Sent:
+    timestamp: int
+    sent: float
+    region: int | None
+
+
+class _Tracker:
+    """Checks the server's messages against what was sent."""
+
+    def __init__(self, summary: StreamSummary) -> None:
+        self.summary = summary
+        self.pending: dict[int, _Sent] = {}
+        self.acknowledged: set[int] = set()
+        self.next_server_sequence = 1
+
+    def check_sequence(self, message: Message) -> None:
+        if message.sequence_number != self.next_server_sequence:
+            self.summary.violations.append(
+                f"server sequence_number: expected {self.next_server_sequence},"
+                f" got {message.sequence_number}"
+            )
+        self.next_server_sequence = message.sequence_number + 1
+
+    def answer(self, message: Message) -> tuple[FrameResult, _Sent] | None:
+        self.check_sequence(message)
+        ack = message.ack_sequence_number
+        sent = self.pending.pop(ack, None)
+        if sent is None:
+            problem = "a second acknowledgement of" if ack in self.acknowledged else "an ack of unknown"
+            self.summary.violations.append(f"server message {message.sequence_number}: {problem} sample {ack}")
+            return None
+        self.acknowledged.add(ack)
+        if message.media_sample.timestamp != sent.timestamp:
+            self.summary.violations.append(
+                f"ack of sample {ack}: timestamp {message.media_sample.timestamp},"
+                f" sample had {sent.timestamp}"
+            )
+        latency = time.monotonic() - sent.sent
+        self.summary.frames_acknowledged += 1
+        self.summary.latencies.append(latency)
+        result = FrameResult(ack, sent.timestamp, list(message.media_sample.inferences), latency)
+        return result, sent
+
+
+class ExtensionClient:
+    """Streams frames to an extension server the way an LVA graph node does."""
+
+    def __init__(self, options: ClientOptions) -> None:
+        self.options = options
+        self.summary = StreamSummary()
+        self._format = options.format.frame_format()
+
+    def _channel(self) -> grpc.aio.Channel:
+        limits = [
+            ("grpc.max_send_message_length", self.options.max_message_bytes),
+            ("grpc.max_receive_message_length", self.options.max_message_bytes),
+            *self.options.channel_options,
+        ]
+        if self.options.channel_credentials is not None:
+            return grpc.aio.secure_channel(
+                self.options.address, self.options.channel_credentials, options=limits
+            )
+        return grpc.aio.insecure_channel(self.options.address, options=limits)
+
+    def _ring(self) -> SharedMemoryRing | None:
+        if not self.options.shared_memory:
+            return None
+        size = self.options.shared_memory_bytes
+        if not size:
+            per_frame = self._format.frame_bytes or self._format.width * self._format.height * 4
+            size = per_frame * (self.options.window + 1)
+        return SharedMemoryRing(size)
+
+    def _descriptor(self, ring: SharedMemoryRing | None) -> Message:
+        descriptor = extension_pb2.MediaStreamDescriptor(
+            graph_identifier=extension_pb2.GraphIdentifier(
+                graph_instance_name=self.options.graph_instance,
+                graph_node_name=self.options.graph_node,
+            ),
+            extension_configuration=self.options.extension_configuration,
+            media_descriptor=self.options.format.descriptor(self.options.timescale),
+        )
+        if ring is not None:
+            descriptor.shared_memory_buffer_transfer_properties.handle_name = ring.name
+            descriptor.shared_memory_buffer_transfer_properties.length_bytes = ring.size
+        return Message(sequence_number=1, media_stream_descriptor=descriptor)
+
+    async def stream(
+        self, frames: Iterable[Frame] | AsyncIterable[Frame]
+    ) -> AsyncIterator[FrameResult]:
+        """Send every frame and yield each acknowledged one, as acks arrive."""
+        self.summary = StreamSummary()
+        tracker = _Tracker(self.summary)
+        ring = self._ring()
+        try:
+            async with self._channel() as channel:
+                stub = extension_pb2_grpc.MediaGraphExtensionStub(channel)
+                call = stub.ProcessMediaStream(metadata=self.options.metadata or None)
+                try:
+                    async for result in self._converse(call, frames, tracker, ring):
+                        yield result
+                except grpc.aio.AioRpcError as error:
+                    raise ExtensionCallError(error.code(), error.details() or "") from None
+                finally:
+                    call.cancel()
+        finally:
+            self.summary.finished = time.monotonic()
+            if ring is not None:
+                ring.close()
+
+    async def _converse(
+        self,
+        call: grpc.aio.StreamStreamCall,
+        frames: Iterable[Frame] | AsyncIterable[Frame],
+        tracker: _Tracker,
+        ring: SharedMemoryRing | None,
+    ) -> AsyncIterator[FrameResult]:
+        await call.write(self._descriptor(ring))
+        reply = await call.read()
+        if reply is grpc.aio.EOF:
+            await _raise_status(call)
+        tracker.check_sequence(reply)
+        if reply.WhichOneof("payload") != "media_stream_descriptor" or reply.ack_sequence_number != 1:
+            tracker.summary.violations.append(
+                "the server's first message must be a descriptor acknowledging message 1"
+            )
+        window = asyncio.Semaphore(self.options.window)
+        sender = asyncio.create_task(self._send(call, frames, tracker, ring, window))
+        try:
+            while True:
+                message = await call.read()
+                if message is grpc.aio.EOF:
+                    break
+                answered = tracker.answer(message)
+                if answered is None:
+                    continue
+                result, sent = answered
+                if ring is not None and sent.region is not None:
+                    await ring.release(sent.region)
+                window.release()
+                yield result
+            if not sender.done():
+                sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+            if sender.done() and not sender.cancelled() and sender.exception():
+                raise sender.exception()  # type: ignore[misc]
+            await _raise_status(call)
+            if tracker.pending:
+                unanswered = sorted(tracker.pending)
+                tracker.summary.violations.append(
+                    f"{len(unanswered)} sample(s) never acknowledged: {unanswered[:10]}"
+                )
+        finally:
+            if not sender.done():
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
+
+    async def _send(
+        self,
+        call: grpc.aio.StreamStreamCall,
+        frames: Iterable[Frame] | AsyncIterable[Frame],
+        tracker: _Tracker,
+        ring: SharedMemoryRing | None,
+        window: asyncio.Semaphore,
+    ) -> None:
+        sequence = 1
+        started = time.monotonic()
+        index = 0
+        async for frame in _aiter(frames):
+            if self.options.fps:
+                delay = started + index / self.options.fps - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            data = await self._encode(frame)
+            await window.acquire()
+            sequence += 1
+            timestamp = round(index * self.options.timescale / self.options.nominal_fps)
+            sample = extension_pb2.MediaSample(timestamp=timestamp)
+            region = None
+            if ring is not None:
+                region = await ring.put(data)
+                sample.content_reference.address_offset = region
+                sample.content_reference.length_bytes = len(data)
+            else:
+                sample.content_bytes.bytes = data
+            tracker.pending[sequence] = _Sent(timestamp, time.monotonic(), region)
+            await call.write(Message(sequence_number=sequence, media_sample=sample))
+            tracker.summary.frames_sent += 1
+            index += 1
+        await call.done_writing()
+
+    async def _encode(self, frame: Frame) -> bytes:
+        if isinstance(frame, bytes):
+            return frame
+        image = fit(frame, self._format.width, self._format.height)
+        if self._format.encoding in ENCODED_FORMATS:
+            return await asyncio.to_thread(encode, image, self._format)
+        return encode(image, self._format)
+
+
+async def _aiter(frames: Iterable[Frame] | AsyncIterable[Frame]) -> AsyncIterator[Frame]:
+    if isinstance(frames, AsyncIterable):
+        async for frame in frames:
+            yield frame
+    else:
+        for frame in frames:
+            yield frame
+
+
+async def _raise_status(call: grpc.aio.StreamStreamCall) -> None:
+    code = await call.code()
+    if code != grpc.StatusCode.OK:
+        raise ExtensionCallError(code, await call.details() or "")

@@ -1,0 +1,61 @@
+"""The server's own error types and the gRPC status each one ends a call with.
+
+Expected errors (a client sent something we cannot serve, a plugin is
+misconfigured) are ExtensionError subclasses: the call ends with their status
+and message. Anything else is a bug: logged with its traceback, and the call
+ends with INTERNAL.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class ExtensionError(Exception):
+    """An expected error that ends one call with ``status`` and ``message``."""
+
+    status: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(ExtensionError):
+    """The client sent something malformed, inconsistent or unsupported."""
+
+    status = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(ExtensionError):
+    """Something the client named (a shared memory file) does not exist."""
+
+    status = grpc.StatusCode.NOT_FOUND
+
+
+class PermissionDenied(ExtensionError):
+    """The server may not use what the client named."""
+
+    status = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(ExtensionError):
+    """The call carries missing or wrong credentials."""
+
+    status = grpc.StatusCode.UNAUTHENTICATED
+
+
+class ResourceExhausted(ExtensionError):
+    """A limit of the server is reached; the client may retry later."""
+
+    status = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(ExtensionError):
+    """The server is shutting down and takes no new streams."""
+
+    status = grpc.StatusCode.UNAVAILABLE
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work; reported at start-up as one line."""

@@ -1,0 +1,214 @@
+"""The server's one settings object.
+
+Every setting is declared once, below, with the environment name the
+deployment manifest uses. Values come from CLI flags, then environment
+variables, then a ``.env`` file in the working directory, then the default.
+The CLI flags are derived from the same declarations (``--batch-size`` for
+``batchSize``), so nothing is declared twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from .errors import ConfigurationError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def setting(default: Any, env: str, help: str, *, secret: bool = False) -> Any:
+    """Declare one setting: its default, environment name and help text."""
+    parse: Callable[[str], Any] = str
+    if isinstance(default, bool):
+        parse = _parse_bool
+    elif isinstance(default, int):
+        parse = int
+    elif isinstance(default, float):
+        parse = float
+    return field(
+        default=default,
+        repr=not secret,
+        metadata={"env": env, "help": help, "parse": parse},
+    )
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Where the server listens, parsed from ``grpcBinding``."""
+
+    scheme: str  # "tcp" or "unix"
+    host: str
+    port: int
+    path: str
+
+    @property
+    def address(self) -> str:
+        """The address in the form grpc's add_*_port takes."""
+        if self.scheme == "unix":
+            return f"unix://{self.path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def client_address(self) -> str:
+        """An address a local client can dial (0.0.0.0 and :: become loopback)."""
+        if self.scheme == "unix":
+            return self.address
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return Binding("tcp", host, self.port, "").address
+
+
+_TCP_BINDING = re.compile(r"^tcp://(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:/\[\]]*)):(?P<port>\d+)$")
+
+
+def parse_binding(text: str) -> Binding:
+    if text.startswith("unix://"):
+        path = text[len("unix://") :]
+        if not path.startswith("/"):
+            raise ConfigurationError(f"grpcBinding: expected unix:///absolute/path, got {text!r}")
+        return Binding("unix", "", 0, path)
+    match = _TCP_BINDING.match(text)
+    if not match or not 0 <= int(match["port"]) <= 65535:
+        raise ConfigurationError(
+            f"grpcBinding: expected tcp://HOST:PORT (port 0-65535) or unix:///path, got {text!r}"
+        )
+    return Binding("tcp", match["v6"] or match["host"] or "0.0.0.0", int(match["port"]), "")
+
+
+@dataclass(frozen=True)
+class Settings:
+    grpc_binding: str = setting(
+        "tcp://0.0.0.0:5001", "grpcBinding", "where to listen: tcp://HOST:PORT or unix:///path"
+    )
+    batch_size: int = setting(1, "batchSize", "frames handed to the processor at once")
+    batch_timeout_ms: float = setting(
+        50.0, "batchTimeoutMs", "a partial batch is processed after this many milliseconds"
+    )
+    max_message_size_mib: int = setting(
+        64, "maxMessageSizeMiB", "largest gRPC message accepted, in MiB (embedded frames)"
+    )
+    default_processor: str = setting(
+        "colorIntensity",
+        "defaultProcessor",
+        "processor used when a stream's extension_configuration is empty",
+    )
+    allow_processor_paths: bool = setting(
+        True,
+        "allowProcessorPaths",
+        "let extension_configuration name a processor by dotted path package.module:Class",
+    )
+    max_in_flight: int = setting(
+        16, "maxInFlight", "samples of one stream being processed at once (read no further)"
+    )
+    max_frame_pixels: int = setting(
+        40_000_000, "maxFramePixels", "largest frame accepted, in pixels (width x height)"
+    )
+    processing_threads: int = setting(
+        0, "processingThreads", "threads that decode and process frames (0: CPU count + 4)"
+    )
+    log_level: str = setting("INFO", "logLevel", "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+
+    def __post_init__(self) -> None:
+        parse_binding(self.grpc_binding)
+        _require(self.batch_size >= 1, "batchSize", "at least 1", self.batch_size)
+        _require(self.batch_timeout_ms >= 0, "batchTimeoutMs", "0 or more", self.batch_timeout_ms)
+        _require(
+            1 <= self.max_message_size_mib <= 2047,
+            "maxMessageSizeMiB",
+            "1 to 2047",
+            self.max_message_size_mib,
+        )
+        _require(self.max_in_flight >= 1, "maxInFlight", "at least 1", self.max_in_flight)
+        _require(self.max_frame_pixels >= 1, "maxFramePixels", "at least 1", self.max_frame_pixels)
+        _require(
+            self.processing_threads >= 0, "processingThreads", "0 or more", self.processing_threads
+        )
+        _require(
+            self.log_level.upper() in LOG_LEVELS, "logLevel", " or ".join(LOG_LEVELS), self.log_level
+        )
+        _require(bool(self.default_processor.strip()), "defaultProcessor", "a name", "''")
+
+    @property
+    def binding(self) -> Binding:
+        return parse_binding(self.grpc_binding)
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.max_message_size_mib * 1024 * 1024
+
+    @property
+    def in_flight_limit(self) -> int:
+        # A batch must be able to fill, or every batch would wait for its timeout.
+        return max(self.max_in_flight, self.batch_size)
+
+    @classmethod
+    def load(
+        cls,
+        flags: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        env_file: Path | None = Path(".env"),
+    ) -> Settings:
+        """Build settings from CLI flags (by field name), environment, .env file."""
+        environ = os.environ if environ is None else environ
+        from_file: Mapping[str, str | None] = {}
+        if env_file is not None and env_file.is_file():
+            from_file = dotenv_values(env_file)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            env = f.metadata["env"]
+            flag = (flags or {}).get(f.name)
+            if flag is not None:
+                values[f.name] = _convert(f, flag, f"--{_flag_name(f.name)}")
+            elif env in environ:
+                values[f.name] = _convert(f, environ[env], f"environment variable {env}")
+            elif from_file.get(env) is not None:
+                values[f.name] = _convert(f, from_file[env], f"{env} in {env_file}")
+        return cls(**values)
+
+
+def _require(ok: bool, env: str, expected: str, got: object) -> None:
+    if not ok:
+        raise ConfigurationError(f"{env}: expected {expected}, got {got}")
+
+
+def _convert(f: dataclasses.Field[Any], value: Any, source: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return f.metadata["parse"](value)
+    except ValueError as error:
+        raise ConfigurationError(f"{source}: {error}") from None
+
+
+def _flag_name(field_name: str) -> str:
+    return field_name.replace("_", "-")
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--flag`` per setting; each defaults to None (= not given)."""
+    for f in dataclasses.fields(Settings):
+        shown = "(secret)" if not f.repr else f.default
+        parser.add_argument(
+            f"--{_flag_name(f.name)}",
+            dest=f.name,
+            default=None,
+            help=f"{f.metadata['help']} [env {f.metadata['env']}; default {shown}]",
+        )

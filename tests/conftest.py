@@ -1,0 +1,87 @@
+"""Fixtures: a real extension server on a loopback port, real /dev/shm files."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lva_extension.server import ExtensionServer
+from lva_extension.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class RunningServer:
+    """An ExtensionServer serving from its own event loop thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.server: ExtensionServer = self._call(self._start())
+
+    def _call(self, coroutine):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    async def _start(self) -> ExtensionServer:
+        server = ExtensionServer(self.settings)
+        await server.start()
+        return server
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+    def stop(self) -> None:
+        self._call(self.server.stop(0))
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+@contextmanager
+def running_server(**overrides: object) -> Iterator[RunningServer]:
+    settings = replace(Settings(grpc_binding="tcp://127.0.0.1:0"), **overrides)  # type: ignore[arg-type]
+    server = RunningServer(settings)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    """One default server shared by a test module."""
+    with running_server() as running:
+        yield running
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., RunningServer]]:
+    """Start servers with custom settings; all are stopped after the test."""
+    started: list[RunningServer] = []
+
+    def start(**overrides: object) -> RunningServer:
+        settings = replace(Settings(grpc_binding="tcp://127.0.0.1:0"), **overrides)  # type: ignore[arg-type]
+        started.append(RunningServer(settings))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def shm_dir_clean() -> Iterator[None]:
+    """Fail the test if it leaves files of ours in /dev/shm."""
+    before = set(Path("/dev/shm").iterdir())
+    yield
+    left = [p for p in set(Path("/dev/shm").iterdir()) - before if "lva-extension" in p.name]
+    assert not left, f"left behind in /dev/shm: {left}"
