@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-
 from lva_extension.server import ExtensionServer
 from lva_extension.settings import Settings
 
@@ -27,7 +27,7 @@ class RunningServer:
         self._thread.start()
         self.server: ExtensionServer = self._call(self._start())
 
-    def _call(self, coroutine):  # type: ignore[no-untyped-def]
+    def _call(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
 
     async def _start(self) -> ExtensionServer:
@@ -47,8 +47,8 @@ class RunningServer:
 
 
 @contextmanager
-def running_server(**overrides: object) -> Iterator[RunningServer]:
-    settings = replace(Settings(grpc_binding="tcp://127.0.0.1:0"), **overrides)  # type: ignore[arg-type]
+def running_server(**overrides: Any) -> Iterator[RunningServer]:
+    settings = replace(Settings(grpc_binding="tcp://127.0.0.1:0"), **overrides)
     server = RunningServer(settings)
     try:
         yield server
@@ -68,8 +68,8 @@ def start_server() -> Iterator[Callable[..., RunningServer]]:
     """Start servers with custom settings; all are stopped after the test."""
     started: list[RunningServer] = []
 
-    def start(**overrides: object) -> RunningServer:
-        settings = replace(Settings(grpc_binding="tcp://127.0.0.1:0"), **overrides)  # type: ignore[arg-type]
+    def start(**overrides: Any) -> RunningServer:
+        settings = replace(Settings(grpc_binding="tcp://127.0.0.1:0"), **overrides)
         started.append(RunningServer(settings))
         return started[-1]
 

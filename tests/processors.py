@@ -33,7 +33,11 @@ class BatchRecorder(Processor):
         with self._lock:
             BatchRecorder.batches.append([f.timestamp for f in frames])
         return [
-            [inferences.classification(str(f.timestamp), attributes=[("batch", str(len(frames)), 1)])]
+            [
+                inferences.classification(
+                    str(f.timestamp), attributes=[("batch", str(len(frames)), 1)]
+                )
+            ]
             for f in frames
         ]
 

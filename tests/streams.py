@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import grpc
 import numpy as np
-
 from lva_extension.client import ClientOptions, ExtensionClient, FrameResult, StreamSummary
 from lva_extension.proto import extension_pb2, extension_pb2_grpc, media_pb2
 
@@ -48,8 +47,8 @@ def descriptor(
     d.extension_configuration = configuration
     video = d.media_descriptor.video_frame_sample_format
     d.media_descriptor.timescale = 90000
-    video.encoding = encoding
-    video.pixel_format = pixel_format
+    video.encoding = encoding  # type: ignore[assignment]
+    video.pixel_format = pixel_format  # type: ignore[assignment]
     video.dimensions.width, video.dimensions.height = width, height
     video.stride_bytes = stride
     if shm is not None:

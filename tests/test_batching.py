@@ -34,7 +34,10 @@ def test_partial_batch_is_processed_at_stream_end(start_server):
     assert outcome.code == grpc.StatusCode.OK
     check_each_ack_has_its_own_result(outcome.responses)
     assert [len(b) for b in BatchRecorder.batches] == [4, 4, 2]
-    sizes = [m.media_sample.inferences[0].classification.attributes[0].value for m in outcome.responses[1:]]
+    sizes = [
+        m.media_sample.inferences[0].classification.attributes[0].value
+        for m in outcome.responses[1:]
+    ]
     assert sorted(sizes) == ["2", "2"] + ["4"] * 8
 
 

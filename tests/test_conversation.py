@@ -8,7 +8,6 @@ import time
 import grpc
 import numpy as np
 import pytest
-
 from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat
 from lva_extension.sources import dark_light_frames, is_dark_scene
 

@@ -6,11 +6,10 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from lva_extension.client import StreamFormat
 from lva_extension.errors import InvalidArgument
 from lva_extension.frames import decode, encode, parse_format
+from PIL import Image
 
 from .streams import Format, descriptor
 

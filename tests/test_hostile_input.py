@@ -10,7 +10,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from lva_extension.client import ClientOptions, StreamFormat
 from lva_extension.sources import dark_light_frames
 
@@ -183,8 +182,8 @@ def test_other_streams_keep_working_while_hostile_calls_arrive(server, shm_file)
 
     assert done.is_set()
     assert grpc.StatusCode.OK not in codes
-    assert outcome["summary"].violations == []  # type: ignore[attr-defined]
-    assert len(outcome["results"]) == 60  # type: ignore[arg-type]
+    assert outcome["summary"].violations == []
+    assert len(outcome["results"]) == 60
 
 
 def test_symlinks_in_dev_shm_are_refused(server, shm_file):

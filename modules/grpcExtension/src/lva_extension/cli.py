@@ -125,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--height", type=int, default=416)
     send.add_argument("--stride-padding", type=int, default=0, help="bytes added to each raw row")
     send.add_argument("--shm", action="store_true", help="transfer frames through shared memory")
-    send.add_argument("--shm-size-mib", type=int, default=0, help="ring size (default: fits window)")
+    send.add_argument(
+        "--shm-size-mib", type=int, default=0, help="ring size (default: fits window)"
+    )
     send.add_argument("--window", type=int, default=8, help="samples in flight")
     send.add_argument("--fps", type=float, help="pace frames at this rate (default: unpaced)")
     send.add_argument("--config", default="", help="the extension_configuration to send")

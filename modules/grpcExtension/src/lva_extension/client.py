@@ -1,6 +1,7 @@
 """The LVA side of the conversation, as a library: stream frames, get inferences.
 
-    options = ClientOptions("127.0.0.1:5001", StreamFormat(width=416, height=416), shared_memory=True)
+    fmt = StreamFormat(width=416, height=416)
+    options = ClientOptions("127.0.0.1:5001", fmt, shared_memory=True)
     client = ExtensionClient(options)
     async for result in client.stream(frames):
         print(result.sequence, result.inferences)
@@ -20,6 +21,7 @@ import statistics
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import grpc
 import numpy as np
@@ -58,15 +60,17 @@ class StreamFormat:
             return FrameFormat(encoding, PixelFormat.NONE, self.width, self.height, 0)
         pixel_format = PixelFormat.Value(self.pixel_format.upper())
         row = self.width * PIXEL_LAYOUTS[pixel_format].bytes_per_pixel
-        return FrameFormat(encoding, pixel_format, self.width, self.height, row + self.stride_padding)
+        return FrameFormat(
+            encoding, pixel_format, self.width, self.height, row + self.stride_padding
+        )
 
     def descriptor(self, timescale: int) -> media_pb2.MediaDescriptor:
         fmt = self.frame_format()
         return media_pb2.MediaDescriptor(
             timescale=timescale,
             video_frame_sample_format=media_pb2.VideoFrameSampleFormat(
-                encoding=fmt.encoding,
-                pixel_format=fmt.pixel_format,
+                encoding=cast(Any, fmt.encoding),
+                pixel_format=cast(Any, fmt.pixel_format),
                 dimensions=media_pb2.Dimensions(width=self.width, height=self.height),
                 stride_bytes=fmt.stride if self.stride_padding else 0,
             ),
@@ -165,8 +169,12 @@ class _Tracker:
         ack = message.ack_sequence_number
         sent = self.pending.pop(ack, None)
         if sent is None:
-            problem = "a second acknowledgement of" if ack in self.acknowledged else "an ack of unknown"
-            self.summary.violations.append(f"server message {message.sequence_number}: {problem} sample {ack}")
+            problem = (
+                "a second acknowledgement of" if ack in self.acknowledged else "an ack of unknown"
+            )
+            self.summary.violations.append(
+                f"server message {message.sequence_number}: {problem} sample {ack}"
+            )
             return None
         self.acknowledged.add(ack)
         if message.media_sample.timestamp != sent.timestamp:
@@ -255,19 +263,29 @@ class ExtensionClient:
         ring: SharedMemoryRing | None,
     ) -> AsyncIterator[FrameResult]:
         await call.write(self._descriptor(ring))
-        reply = await call.read()
+        reply = cast(Message, await call.read())
         if reply is grpc.aio.EOF:
             await _raise_status(call)
         tracker.check_sequence(reply)
-        if reply.WhichOneof("payload") != "media_stream_descriptor" or reply.ack_sequence_number != 1:
+        if (
+            reply.WhichOneof("payload") != "media_stream_descriptor"
+            or reply.ack_sequence_number != 1
+        ):
             tracker.summary.violations.append(
                 "the server's first message must be a descriptor acknowledging message 1"
             )
         window = asyncio.Semaphore(self.options.window)
         sender = asyncio.create_task(self._send(call, frames, tracker, ring, window))
+        # If the frames cannot be read or sent, stop waiting for answers.
+        sender.add_done_callback(lambda task: _failed(task) and call.cancel())
         try:
             while True:
-                message = await call.read()
+                try:
+                    message = cast(Message, await call.read())
+                except (asyncio.CancelledError, grpc.aio.AioRpcError):
+                    if _failed(sender):
+                        raise sender.exception() from None  # type: ignore[misc]
+                    raise
                 if message is grpc.aio.EOF:
                     break
                 answered = tracker.answer(message)
@@ -335,6 +353,10 @@ class ExtensionClient:
         if self._format.encoding in ENCODED_FORMATS:
             return await asyncio.to_thread(encode, image, self._format)
         return encode(image, self._format)
+
+
+def _failed(task: asyncio.Task[None]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is not None
 
 
 async def _aiter(frames: Iterable[Frame] | AsyncIterable[Frame]) -> AsyncIterator[Frame]:

@@ -113,7 +113,9 @@ class MediaStream:
             log.exception("processor %s failed to close", self.processor_name)
         self.transport.close()
 
-    def process_batch(self, batch: Sequence[PendingSample]) -> list[list[inferencing_pb2.Inference]]:
+    def process_batch(
+        self, batch: Sequence[PendingSample]
+    ) -> list[list[inferencing_pb2.Inference]]:
         """Decode and process one batch; runs on a worker thread."""
         buffers: list[bytes | memoryview] = []
         frames: list[Frame] = []
@@ -190,7 +192,9 @@ class Conversation:
                 extension_identifier=EXTENSION_IDENTIFIER
             )
             await responder.send(
-                Message(ack_sequence_number=first.sequence_number, media_stream_descriptor=descriptor)
+                Message(
+                    ack_sequence_number=first.sequence_number, media_stream_descriptor=descriptor
+                )
             )
             await self._serve_samples(messages, first.sequence_number + 1, stream, responder)
         except ExtensionError as error:
@@ -204,7 +208,9 @@ class Conversation:
             raise
         finally:
             stream.close()
-            log.info("stream from %s closed: %s reason=%s", self._peer, stream.stats.summary(), reason)
+            log.info(
+                "stream from %s closed: %s reason=%s", self._peer, stream.stats.summary(), reason
+            )
 
     async def _open(self, first: Message) -> MediaStream:
         if first.WhichOneof("payload") != "media_stream_descriptor":
@@ -264,7 +270,9 @@ class Conversation:
                         await window.acquire()  # backpressure: read no further
                         pending = PendingSample(message.sequence_number, sample)
                         if sample.WhichOneof("content") is None:
-                            tasks.create_task(self._acknowledge([pending], [[]], stream, responder, window))
+                            tasks.create_task(
+                                self._acknowledge([pending], [[]], stream, responder, window)
+                            )
                         else:
                             batcher.add(pending)
                     batcher.flush()

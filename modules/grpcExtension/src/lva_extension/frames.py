@@ -21,7 +21,7 @@ from .proto import media_pb2
 Encoding = media_pb2.VideoFrameSampleFormat.Encoding
 PixelFormat = media_pb2.VideoFrameSampleFormat.PixelFormat
 
-ENCODED_FORMATS = {Encoding.JPG: "JPEG", Encoding.PNG: "PNG", Encoding.BMP: "BMP"}
+ENCODED_FORMATS: dict[int, str] = {Encoding.JPG: "JPEG", Encoding.PNG: "PNG", Encoding.BMP: "BMP"}
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,9 @@ def parse_format(descriptor: media_pb2.MediaDescriptor, max_pixels: int) -> Fram
             f" got {pixel_format_name(video.pixel_format)}"
         )
     if width == 0 or height == 0:
-        raise InvalidArgument(f"dimensions: RAW frames need a width and height, got {width}x{height}")
+        raise InvalidArgument(
+            f"dimensions: RAW frames need a width and height, got {width}x{height}"
+        )
     row_bytes = width * PIXEL_LAYOUTS[video.pixel_format].bytes_per_pixel
     stride = video.stride_bytes or row_bytes
     if stride < row_bytes:
@@ -178,7 +180,9 @@ def _decode_image(fmt: FrameFormat, data: bytes | memoryview, max_pixels: int) -
 def encode(rgb: np.ndarray, fmt: FrameFormat, quality: int = 90) -> bytes:
     """The inverse of decode, for clients: RGB array -> the bytes of a sample."""
     if rgb.shape != (fmt.height, fmt.width, 3):
-        raise ValueError(f"expected an array of shape {(fmt.height, fmt.width, 3)}, got {rgb.shape}")
+        raise ValueError(
+            f"expected an array of shape {(fmt.height, fmt.width, 3)}, got {rgb.shape}"
+        )
     if not fmt.is_raw:
         out = io.BytesIO()
         options = {"quality": quality} if fmt.encoding == Encoding.JPG else {}

@@ -89,7 +89,9 @@ def entity(
 
 def motion(box: Box, subtype: str = "motion") -> Inference:
     return Inference(
-        type=InferenceType.MOTION, subtype=subtype, motion=inferencing_pb2.Motion(box=rectangle(box))
+        type=InferenceType.MOTION,
+        subtype=subtype,
+        motion=inferencing_pb2.Motion(box=rectangle(box)),
     )
 
 
@@ -103,7 +105,9 @@ def event(name: str, properties: Mapping[str, str] | None = None, subtype: str =
 
 def text(value: str, language: str = "", subtype: str = "") -> Inference:
     return Inference(
-        type=InferenceType.TEXT, subtype=subtype, text=inferencing_pb2.Text(value=value, language=language)
+        type=InferenceType.TEXT,
+        subtype=subtype,
+        text=inferencing_pb2.Text(value=value, language=language),
     )
 
 
@@ -139,6 +143,7 @@ def _box_json(box: inferencing_pb2.Rectangle) -> dict[str, float]:
 
 
 def _value_json(inference: Inference, kind: str) -> dict[str, Any]:
+    out: dict[str, Any]
     if kind == "classification":
         out = {"tag": _tag_json(inference.classification.tag)}
         if inference.classification.attributes:

@@ -29,7 +29,7 @@ class MediaGraphExtensionService(extension_pb2_grpc.MediaGraphExtensionServicer)
         self._settings = settings
         self._executor = executor
 
-    async def ProcessMediaStream(  # type: ignore[override]  # aio form of the generated method
+    async def ProcessMediaStream(
         self, request_iterator: object, context: grpc.aio.ServicerContext
     ) -> None:
         peer = context.peer()
@@ -78,7 +78,9 @@ class ExtensionServer:
         try:
             self.port = self._server.add_insecure_port(binding.address)
         except RuntimeError as error:
-            raise ConfigurationError(f"grpcBinding: cannot listen on {binding.address}: {error}") from None
+            raise ConfigurationError(
+                f"grpcBinding: cannot listen on {binding.address}: {error}"
+            ) from None
         await self._server.start()
         log.info(
             "serving the LVA gRPC extension on %s (default processor %s, batch size %d)",

@@ -76,7 +76,9 @@ class Binding:
         return Binding("tcp", host, self.port, "").address
 
 
-_TCP_BINDING = re.compile(r"^tcp://(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:/\[\]]*)):(?P<port>\d+)$")
+_TCP_BINDING = re.compile(
+    r"^tcp://(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:/\[\]]*)):(?P<port>\d+)$"
+)
 
 
 def parse_binding(text: str) -> Binding:
@@ -142,7 +144,10 @@ class Settings:
             self.processing_threads >= 0, "processingThreads", "0 or more", self.processing_threads
         )
         _require(
-            self.log_level.upper() in LOG_LEVELS, "logLevel", " or ".join(LOG_LEVELS), self.log_level
+            self.log_level.upper() in LOG_LEVELS,
+            "logLevel",
+            " or ".join(LOG_LEVELS),
+            self.log_level,
         )
         _require(bool(self.default_processor.strip()), "defaultProcessor", "a name", "''")
 

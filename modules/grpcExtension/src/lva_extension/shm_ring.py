@@ -98,7 +98,9 @@ class SharedMemoryRing:
         """Copy one frame into the ring, waiting for room; returns its offset."""
         async with self._room:
             # Boxed: offset 0 is a valid answer but a false one.
-            (offset,) = await self._room.wait_for(lambda: self._try_allocate(len(data)))
+            slot = await self._room.wait_for(lambda: self._try_allocate(len(data)))
+        assert slot is not None  # wait_for returns only once the predicate is true
+        offset = slot[0]
         self._map[offset : offset + len(data)] = data
         return offset
 

@@ -66,6 +66,7 @@ def write_clip(path: Path, frames: Iterator[np.ndarray], fps: int = 15) -> int:
     with av.open(str(path), mode="w") as container:
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         stream = container.add_stream(codec, rate=Fraction(fps))
+        assert isinstance(stream, av.VideoStream)
         stream.pix_fmt = "yuv420p"
         for rgb in frames:
             if written == 0:
@@ -82,5 +83,6 @@ def fit(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     """Stretch a frame to width x height (as LVA's image scale "stretch" does)."""
     if rgb.shape[:2] == (height, width):
         return rgb
-    resized = Image.fromarray(np.ascontiguousarray(rgb)).resize((width, height), Image.BILINEAR)
+    image = Image.fromarray(np.ascontiguousarray(rgb))
+    resized = image.resize((width, height), Image.Resampling.BILINEAR)
     return np.asarray(resized)

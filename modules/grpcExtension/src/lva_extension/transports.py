@@ -32,7 +32,7 @@ class Transport(ABC):
     def sample_bytes(self, sample: extension_pb2.MediaSample) -> bytes | memoryview:
         """The bytes of one sample's frame; valid until the sample is acknowledged."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: embedded frames hold nothing
         """Release what the stream held; called once when the stream ends."""
 
 

@@ -20,7 +20,14 @@ from typing import Any
 from ..errors import ExtensionError, InvalidArgument
 from .base import Frame, Processor
 
-__all__ = ["Frame", "Processor", "ProcessorSpec", "create_processor", "known_processors", "parse_configuration"]
+__all__ = [
+    "Frame",
+    "Processor",
+    "ProcessorSpec",
+    "create_processor",
+    "known_processors",
+    "parse_configuration",
+]
 
 ENTRY_POINT_GROUP = "lva_extension.processors"
 
@@ -41,7 +48,7 @@ def parse_configuration(configuration: str, default: str) -> ProcessorSpec:
     text = configuration.strip()
     if not text:
         return ProcessorSpec(default)
-    if not text.startswith("{"):
+    if text[0] not in "{[":
         return ProcessorSpec(text)
     try:
         document = json.loads(text)

@@ -1,0 +1,72 @@
+"""Run ``lva-extension`` commands as real processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+SERVING = re.compile(r"serving the LVA gRPC extension on (\S+):(\d+)")
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[str]
+    address: str
+    log: list[str]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=timeout)
+        assert self.process.stderr is not None
+        self.log.extend(self.process.stderr.read().splitlines())
+        return code
+
+
+@contextmanager
+def server_process(*args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """``lva-extension serve`` on a free loopback port; stopped with SIGTERM after."""
+    process = subprocess.Popen(
+        [str(BIN / "lva-extension"), "serve", "--grpc-binding", "tcp://127.0.0.1:0", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    log: list[str] = []
+    assert process.stderr is not None
+    for line in process.stderr:
+        log.append(line.rstrip())
+        match = SERVING.search(line)
+        if match:
+            break
+    else:
+        process.wait(timeout=10)
+        raise AssertionError("server did not start:\n" + "\n".join(log))
+    running = ServerProcess(process, f"127.0.0.1:{match[2]}", log)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def run_command(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "lva-extension"), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def mapped_paths(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
