@@ -46,7 +46,9 @@ def generate(out: Path) -> list[Path]:
         path.write_text(HEADER + text)
         written.append(path)
     init = out / "__init__.py"
-    init.write_text(HEADER + '"""Generated protobuf and gRPC code of the LVA extension contract."""\n')
+    init.write_text(
+        HEADER + '"""Generated protobuf and gRPC code of the LVA extension contract."""\n'
+    )
     written.append(init)
     return written
 

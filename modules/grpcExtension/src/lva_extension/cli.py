@@ -1,4 +1,4 @@
-"""The ``lva-extension`` command: serve, send, sample-clip."""
+"""The ``lva-extension`` command: serve, send, health, sample-clip."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,6 +30,19 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _health(args: argparse.Namespace) -> int:
+    from .health import check
+    from .tls import client_credentials
+
+    settings = Settings.load({})
+    address = args.address or settings.binding.client_address
+    ca = args.tls_ca or settings.tls_cert_file  # a self-signed server trusts itself
+    credentials = client_credentials(ca) if ca else None
+    status = check(address, args.timeout, credentials, args.server_name, args.wait)
+    print(status)
+    return 0 if status == "SERVING" else 1
+
+
 def _frames(args: argparse.Namespace) -> Iterator[np.ndarray]:
     from . import sources
 
@@ -40,9 +54,15 @@ def _frames(args: argparse.Namespace) -> Iterator[np.ndarray]:
 
 
 def _send(args: argparse.Namespace) -> int:
+    from .auth import HEADER, basic_header
     from .client import ClientOptions, ExtensionCallError, ExtensionClient, StreamFormat
+    from .tls import client_credentials
 
     _configure_logging("WARNING")
+    metadata: tuple[tuple[str, str], ...] = ()
+    if args.username:
+        password = args.password or os.environ.get("LVA_EXTENSION_PASSWORD", "")
+        metadata = ((HEADER, basic_header(args.username, password)),)
     options = ClientOptions(
         address=args.address,
         format=StreamFormat(
@@ -53,6 +73,11 @@ def _send(args: argparse.Namespace) -> int:
         window=args.window,
         fps=args.fps,
         extension_configuration=args.config,
+        metadata=metadata,
+        channel_credentials=client_credentials(args.tls_ca) if args.tls_ca else None,
+        channel_options=(
+            (("grpc.ssl_target_name_override", args.server_name),) if args.server_name else ()
+        ),
     )
     client = ExtensionClient(options)
 
@@ -82,6 +107,11 @@ def _sample_clip(args: argparse.Namespace) -> int:
     )
     print(f"wrote {count} frames ({args.width}x{args.height}, {args.fps} fps) to {args.path}")
     return 0
+
+
+def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tls-ca", help="connect with TLS, trusting this PEM CA certificate")
+    parser.add_argument("--server-name", help="expect this name in the server certificate")
 
 
 def _configure_logging(level: str) -> None:
@@ -132,7 +162,25 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--fps", type=float, help="pace frames at this rate (default: unpaced)")
     send.add_argument("--config", default="", help="the extension_configuration to send")
     send.add_argument("--quiet", action="store_true", help="print only the summary")
+    send.add_argument("--username", help="send Basic credentials (x-ms-authentication)")
+    send.add_argument(
+        "--password", help="the password (default: environment LVA_EXTENSION_PASSWORD)"
+    )
+    _add_tls_flags(send)
     send.set_defaults(run=_send)
+
+    health = commands.add_parser(
+        "health",
+        help="ask a server's grpc.health.v1 service; exit 0 if SERVING",
+        description="Ask the standard gRPC health service; print the status and exit 0 if it"
+        " is SERVING, 1 otherwise. The address defaults to grpcBinding (environment or .env),"
+        " and with tlsCertFile set the server's own certificate is trusted.",
+    )
+    health.add_argument("--address", help="server HOST:PORT (default: from grpcBinding)")
+    health.add_argument("--timeout", type=float, default=3.0, help="seconds per attempt")
+    health.add_argument("--wait", type=float, default=0.0, help="retry until SERVING this long")
+    _add_tls_flags(health)
+    health.set_defaults(run=_health)
 
     clip = commands.add_parser("sample-clip", help="write a dark/light sample video")
     clip.add_argument("path", type=Path)

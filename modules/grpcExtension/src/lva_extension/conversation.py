@@ -12,26 +12,41 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+
+import grpc
 
 from .batching import Batcher
 from .errors import ExtensionError, InvalidArgument
 from .frames import FrameFormat, decode, parse_format
+from .limits import ByteBudget, StreamSlots
 from .processors import Processor, create_processor, parse_configuration
 from .processors.base import Frame
 from .proto import extension_pb2, inferencing_pb2
 from .settings import Settings
+from .telemetry import StreamStats, Telemetry
 from .transports import Transport, open_transport
 
 log = logging.getLogger(__name__)
 
 Message = extension_pb2.MediaStreamMessage
+Inferences = list[inferencing_pb2.Inference]
 Write = Callable[[Message], Awaitable[None]]
 EXTENSION_IDENTIFIER = "lva-extension"
+
+
+@dataclass
+class ServerResources:
+    """What every conversation of one server shares."""
+
+    settings: Settings
+    executor: Executor
+    telemetry: Telemetry
+    slots: StreamSlots
+    budget: ByteBudget
 
 
 class Responder:
@@ -48,9 +63,7 @@ class Responder:
             message.sequence_number = self._sequence
             await self._write(message)
 
-    async def acknowledge(
-        self, sequence: int, timestamp: int, inferences: Sequence[inferencing_pb2.Inference]
-    ) -> None:
+    async def acknowledge(self, sequence: int, timestamp: int, inferences: Inferences) -> None:
         sample = extension_pb2.MediaSample(timestamp=timestamp, inferences=inferences)
         await self.send(Message(ack_sequence_number=sequence, media_sample=sample))
 
@@ -59,29 +72,8 @@ class Responder:
 class PendingSample:
     sequence: int
     sample: extension_pb2.MediaSample
+    held_bytes: int  # embedded bytes counted against the server's ByteBudget
     received: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class StreamStats:
-    frames: int = 0
-    processor_errors: int = 0
-    started: float = field(default_factory=time.monotonic)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def count_processor_errors(self, frames: int) -> bool:
-        """Count failed frames (from worker threads); True for the stream's first failure."""
-        with self._lock:
-            first = self.processor_errors == 0
-            self.processor_errors += frames
-            return first
-
-    def summary(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        return (
-            f"frames={self.frames} fps={self.frames / elapsed:.1f}"
-            f" processor_errors={self.processor_errors} duration={elapsed:.1f}s"
-        )
 
 
 class MediaStream:
@@ -89,34 +81,62 @@ class MediaStream:
 
     def __init__(
         self,
-        settings: Settings,
+        resources: ServerResources,
         fmt: FrameFormat,
         transport: Transport,
         processor: Processor,
         processor_name: str,
     ) -> None:
-        self.settings = settings
+        self.resources = resources
+        self.settings = resources.settings
         self.format = fmt
         self.transport = transport
         self.processor = processor
         self.processor_name = processor_name
         self.stats = StreamStats()
-        self._warned_kept_frame = False
         # Batches of a stateful processor run one at a time, in order.
-        parallel = settings.in_flight_limit if processor.thread_safe else 1
+        parallel = self.settings.in_flight_limit if processor.thread_safe else 1
         self.processing_slots = asyncio.Semaphore(parallel)
+        self.work: set[asyncio.Future[list[Inferences]]] = set()
+        self.held_bytes = 0  # embedded bytes read and not yet acknowledged
+        self._warned_kept_frame = False
 
-    def close(self) -> None:
+    async def hold(self, sequence: int, sample: extension_pb2.MediaSample) -> PendingSample:
+        """Count a sample's embedded bytes against the server's budget (may wait)."""
+        size = len(sample.content_bytes.bytes) if sample.HasField("content_bytes") else 0
+        await self.resources.budget.acquire(size)
+        self.held_bytes += size
+        return PendingSample(sequence, sample, size)
+
+    def unhold(self, item: PendingSample) -> None:
+        self.resources.budget.release(item.held_bytes)
+        self.held_bytes -= item.held_bytes
+
+    async def process(self, batch: list[PendingSample]) -> list[Inferences]:
+        """Decode and process a batch on the thread pool; never leaves work behind."""
+        async with self.processing_slots:
+            future = asyncio.get_running_loop().run_in_executor(
+                self.resources.executor, self._process_batch, batch
+            )
+            self.work.add(future)
+            future.add_done_callback(self.work.discard)
+            return await future
+
+    async def close(self) -> None:
+        # A cancelled stream may still have a batch on a worker thread, reading
+        # the mapping: let it finish before unmapping.
+        if self.work:
+            await asyncio.wait(set(self.work))
         try:
             self.processor.close()
         except Exception:
             log.exception("processor %s failed to close", self.processor_name)
         self.transport.close()
+        # Samples read but never acknowledged (the stream broke) give their bytes back.
+        self.resources.budget.release(self.held_bytes)
+        self.held_bytes = 0
 
-    def process_batch(
-        self, batch: Sequence[PendingSample]
-    ) -> list[list[inferencing_pb2.Inference]]:
-        """Decode and process one batch; runs on a worker thread."""
+    def _process_batch(self, batch: Sequence[PendingSample]) -> list[Inferences]:
         buffers: list[bytes | memoryview] = []
         frames: list[Frame] = []
         try:
@@ -135,7 +155,7 @@ class MediaStream:
             frames.clear()
             self._release(buffers)
 
-    def _run_processor(self, frames: list[Frame]) -> list[list[inferencing_pb2.Inference]]:
+    def _run_processor(self, frames: list[Frame]) -> list[Inferences]:
         try:
             results = self.processor.process(frames)
             if len(results) != len(frames):
@@ -173,43 +193,58 @@ class MediaStream:
 class Conversation:
     """Serves one ProcessMediaStream call."""
 
-    def __init__(self, settings: Settings, executor: Executor, peer: str) -> None:
-        self._settings = settings
-        self._executor = executor
+    def __init__(self, resources: ServerResources, peer: str) -> None:
+        self._resources = resources
+        self._settings = resources.settings
+        self._telemetry = resources.telemetry
         self._peer = peer
 
     async def run(self, requests: AsyncIterable[Message], write: Write) -> None:
-        messages = aiter(requests)
-        first = await anext(messages, None)
-        if first is None:
-            log.info("stream from %s ended before its descriptor", self._peer)
-            return
-        stream = await self._open(first)
-        reason = "client finished"
+        with self._resources.slots.claim():
+            messages = aiter(requests)
+            first = await anext(messages, None)
+            if first is None:
+                log.info("stream from %s ended before its descriptor", self._peer)
+                return
+            stream = await self._open(first)
+            await self._serve(stream, first.sequence_number, messages, Responder(write))
+
+    async def _serve(
+        self,
+        stream: MediaStream,
+        descriptor_sequence: int,
+        messages: AsyncIterator[Message],
+        responder: Responder,
+    ) -> None:
+        self._telemetry.stream_opened()
+        status, reason = grpc.StatusCode.OK, "client finished"
         try:
-            responder = Responder(write)
             descriptor = extension_pb2.MediaStreamDescriptor(
                 extension_identifier=EXTENSION_IDENTIFIER
             )
             await responder.send(
-                Message(
-                    ack_sequence_number=first.sequence_number, media_stream_descriptor=descriptor
-                )
+                Message(ack_sequence_number=descriptor_sequence, media_stream_descriptor=descriptor)
             )
-            await self._serve_samples(messages, first.sequence_number + 1, stream, responder)
+            await self._serve_samples(messages, descriptor_sequence + 1, stream, responder)
         except ExtensionError as error:
-            reason = f"{error.status.name}: {error.message}"
+            status, reason = error.status, error.message
             raise
         except asyncio.CancelledError:
-            reason = "cancelled"
+            status, reason = grpc.StatusCode.CANCELLED, "cancelled (client went away or shutdown)"
             raise
         except BaseException as error:
-            reason = f"internal error: {error!r}"
+            status, reason = grpc.StatusCode.INTERNAL, f"internal error: {error!r}"
             raise
         finally:
-            stream.close()
+            await _uncancellable(stream.close())
+            self._telemetry.processor_failed(stream.stats.processor_errors)
+            self._telemetry.stream_closed(status.name)
             log.info(
-                "stream from %s closed: %s reason=%s", self._peer, stream.stats.summary(), reason
+                "stream from %s closed: %s status=%s reason=%s",
+                self._peer,
+                stream.stats.summary(),
+                status.name,
+                reason,
             )
 
     async def _open(self, first: Message) -> MediaStream:
@@ -231,7 +266,10 @@ class Conversation:
         try:
             # A processor may load a model: keep that off the event loop.
             processor = await asyncio.get_running_loop().run_in_executor(
-                self._executor, create_processor, spec, self._settings.allow_processor_paths
+                self._resources.executor,
+                create_processor,
+                spec,
+                self._settings.allow_processor_paths,
             )
         except BaseException:
             transport.close()
@@ -244,11 +282,11 @@ class Conversation:
             transport.kind,
             spec.name,
         )
-        return MediaStream(self._settings, fmt, transport, processor, spec.name)
+        return MediaStream(self._resources, fmt, transport, processor, spec.name)
 
     async def _serve_samples(
         self,
-        messages: AsyncIterable[Message],
+        messages: AsyncIterator[Message],
         next_sequence: int,
         stream: MediaStream,
         responder: Responder,
@@ -256,23 +294,22 @@ class Conversation:
         window = asyncio.Semaphore(self._settings.in_flight_limit)
         try:
             async with asyncio.TaskGroup() as tasks:
-                batcher: Batcher[PendingSample] = Batcher(
-                    self._settings.batch_size,
-                    self._settings.batch_timeout_ms / 1000,
-                    lambda batch: tasks.create_task(
-                        self._process(batch, stream, responder, window)
-                    ),
+
+                def dispatch(batch: list[PendingSample]) -> None:
+                    tasks.create_task(self._process(batch, stream, responder, window))
+
+                batcher = Batcher(
+                    self._settings.batch_size, self._settings.batch_timeout_ms / 1000, dispatch
                 )
                 try:
                     async for message in messages:
                         sample = _checked_sample(message, next_sequence)
                         next_sequence += 1
                         await window.acquire()  # backpressure: read no further
-                        pending = PendingSample(message.sequence_number, sample)
-                        if sample.WhichOneof("content") is None:
-                            tasks.create_task(
-                                self._acknowledge([pending], [[]], stream, responder, window)
-                            )
+                        pending = await stream.hold(message.sequence_number, sample)
+                        if sample.WhichOneof("content") is None:  # inferences only: no frame
+                            ack = self._acknowledge([pending], [[]], stream, responder, window)
+                            tasks.create_task(ack)
                         else:
                             batcher.add(pending)
                     batcher.flush()
@@ -288,23 +325,21 @@ class Conversation:
         responder: Responder,
         window: asyncio.Semaphore,
     ) -> None:
-        async with stream.processing_slots:
-            results = await asyncio.get_running_loop().run_in_executor(
-                self._executor, stream.process_batch, batch
-            )
+        results = await stream.process(batch)
         await self._acknowledge(batch, results, stream, responder, window)
 
     async def _acknowledge(
         self,
         batch: list[PendingSample],
-        results: list[list[inferencing_pb2.Inference]],
+        results: list[Inferences],
         stream: MediaStream,
         responder: Responder,
         window: asyncio.Semaphore,
     ) -> None:
         for item, inferences in zip(batch, results, strict=True):
+            stream.unhold(item)
             await responder.acknowledge(item.sequence, item.sample.timestamp, inferences)
-            stream.stats.frames += 1
+            self._telemetry.frame_acknowledged(stream.stats, item.received)
             window.release()
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
@@ -314,6 +349,16 @@ class Conversation:
                     len(inferences),
                     (time.monotonic() - item.received) * 1000,
                 )
+
+
+async def _uncancellable(work: Awaitable[None]) -> None:
+    """Finish clean-up even when the task running it is being cancelled."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 def _checked_sample(message: Message, expected_sequence: int) -> extension_pb2.MediaSample:

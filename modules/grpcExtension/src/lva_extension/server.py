@@ -1,23 +1,31 @@
-"""The gRPC server: ports, message limits, the extension service, lifecycle.
+"""The gRPC server: ports, TLS, credentials, health, limits, lifecycle.
 
-Phases: ``start`` (bind, begin serving), serving, ``stop`` (stop accepting,
-let open streams finish within a grace period, cancel the rest).
+Phases: ``start`` (check the settings, bind, begin serving, health SERVING),
+serving, ``drain`` (health NOT_SERVING, refuse new streams, let open streams
+finish within the grace period, then cancel what is left) and ``close``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+from grpc_reflection.v1alpha import reflection
 
-from .conversation import Conversation
+from . import auth, tls
+from .conversation import Conversation, ServerResources
 from .errors import ConfigurationError, ExtensionError
+from .health import NOT_SERVING, SERVICE_NAME, SERVING, Health
+from .limits import ByteBudget, StreamSlots
+from .metrics import NoMetrics, PrometheusMetrics
 from .proto import extension_pb2_grpc
-from .settings import Settings
+from .settings import Binding, Settings
+from .telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +33,19 @@ log = logging.getLogger(__name__)
 class MediaGraphExtensionService(extension_pb2_grpc.MediaGraphExtensionServicer):
     """The LVA MediaGraphExtension service: one Conversation per call."""
 
-    def __init__(self, settings: Settings, executor: ThreadPoolExecutor) -> None:
-        self._settings = settings
-        self._executor = executor
+    def __init__(self, resources: ServerResources) -> None:
+        self._resources = resources
 
     async def ProcessMediaStream(
         self, request_iterator: object, context: grpc.aio.ServicerContext
     ) -> None:
         peer = context.peer()
-        conversation = Conversation(self._settings, self._executor, peer)
+        conversation = Conversation(self._resources, peer)
         try:
             await conversation.run(request_iterator, context.write)  # type: ignore[arg-type]
         except ExtensionError as error:
+            if error.status in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE):
+                log.warning("refused a stream from %s: %s", peer, error.message)
             await context.abort(error.status, error.message)
         except Exception:
             # A bug: end only this stream, keep serving the others.
@@ -52,59 +61,124 @@ class ExtensionServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.port: int | None = None
+        self.health = Health()
+        self._credentials = tls.server_credentials(settings)  # checks the files now
+        self._interceptors = auth.interceptors(settings)  # reads the password file now
+        self._metrics: NoMetrics = NoMetrics()
+        self._stats_task: asyncio.Task[None] | None = None
         threads = settings.processing_threads or (os.cpu_count() or 1) + 4
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="lva-process")
-        self._server = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", settings.max_message_bytes),
-                ("grpc.max_send_message_length", settings.max_message_bytes),
-                ("grpc.so_reuseport", 0),
-            ]
-        )
-        extension_pb2_grpc.add_MediaGraphExtensionServicer_to_server(
-            MediaGraphExtensionService(settings, self._executor), self._server
-        )
+        self._slots = StreamSlots(settings.max_streams)
+        self._server: grpc.aio.Server | None = None
 
     @property
     def address(self) -> str:
         """Where a local client reaches this server (after start)."""
         binding = self.settings.binding
-        if binding.scheme == "unix":
-            return binding.address
-        return binding.__class__("tcp", binding.host, self.port or 0, "").client_address
+        return Binding(binding.scheme, binding.host, self.port or 0, binding.path).client_address
 
     async def start(self) -> None:
-        binding = self.settings.binding
+        settings = self.settings
+        if settings.metrics_port:
+            self._metrics = PrometheusMetrics(settings.metrics_port, _metrics_host(settings))
+        telemetry = Telemetry(self._metrics)
+        resources = ServerResources(
+            settings,
+            self._executor,
+            telemetry,
+            self._slots,
+            ByteBudget(settings.max_held_mib * 1024 * 1024),
+        )
+        self._server = server = grpc.aio.server(
+            interceptors=self._interceptors,
+            options=[
+                ("grpc.max_receive_message_length", settings.max_message_bytes),
+                ("grpc.max_send_message_length", settings.max_message_bytes),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        extension_pb2_grpc.add_MediaGraphExtensionServicer_to_server(
+            MediaGraphExtensionService(resources), server
+        )
+        self.health.add_to(server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
+        )
+        binding = settings.binding
         try:
-            self.port = self._server.add_insecure_port(binding.address)
+            if self._credentials is not None:
+                self.port = server.add_secure_port(binding.address, self._credentials)
+            else:
+                self.port = server.add_insecure_port(binding.address)
         except RuntimeError as error:
             raise ConfigurationError(
                 f"grpcBinding: cannot listen on {binding.address}: {error}"
             ) from None
-        await self._server.start()
+        await server.start()
+        await self.health.set(SERVING)
+        if settings.stats_interval_seconds:
+            self._stats_task = asyncio.create_task(
+                telemetry.report_every(settings.stats_interval_seconds)
+            )
+        where = binding.address if binding.scheme == "unix" else f"{binding.host}:{self.port}"
         log.info(
-            "serving the LVA gRPC extension on %s (default processor %s, batch size %d)",
-            binding.address if binding.scheme == "unix" else f"{binding.host}:{self.port}",
-            self.settings.default_processor,
-            self.settings.batch_size,
+            "serving the LVA gRPC extension on %s%s (default processor %s, batch size %d)",
+            where,
+            " with TLS" if self._credentials else "",
+            settings.default_processor,
+            settings.batch_size,
         )
 
+    async def drain(self, grace: float) -> None:
+        """Refuse new streams; give open ones ``grace`` seconds, then cancel them."""
+        self._slots.draining = True
+        await self.health.set(NOT_SERVING)
+        if self._slots.open:
+            log.info("draining: %d stream(s) open, %.0fs grace", self._slots.open, grace)
+        if self._server is not None:
+            await self._server.stop(grace)
+        self.close()
+
     async def stop(self, grace: float | None = None) -> None:
-        await self._server.stop(grace)
+        await self.drain(grace or 0)
+
+    def close(self) -> None:
+        if self._stats_task is not None:
+            self._stats_task.cancel()
+        self._metrics.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def wait_for_termination(self) -> None:
-        await self._server.wait_for_termination()
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+
+def _metrics_host(settings: Settings) -> str:
+    binding = settings.binding
+    return binding.host if binding.scheme == "tcp" else "0.0.0.0"
 
 
 async def serve(settings: Settings) -> None:
-    """Run the server until SIGTERM or SIGINT."""
+    """Run the server until SIGTERM or SIGINT; a second signal stops at once."""
     server = ExtensionServer(settings)
     await server.start()
-    stop = asyncio.Event()
+    signals = asyncio.Queue[int]()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    log.info("stopping")
-    await server.stop(grace=10)
+        loop.add_signal_handler(signum, signals.put_nowait, signum)
+    first = await signals.get()
+    log.info(
+        "%s: stopping (open streams get %.0fs; a second signal stops at once)",
+        signal.Signals(first).name,
+        settings.shutdown_grace_seconds,
+    )
+    draining = asyncio.create_task(server.drain(settings.shutdown_grace_seconds))
+    forced = asyncio.create_task(signals.get())
+    await asyncio.wait({draining, forced}, return_when=asyncio.FIRST_COMPLETED)
+    if not draining.done():
+        log.warning("second signal: cancelling the open streams now")
+        await server.stop(0)
+        with contextlib.suppress(asyncio.CancelledError):
+            await draining
+    forced.cancel()
+    log.info("stopped")

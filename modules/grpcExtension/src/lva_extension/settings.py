@@ -126,6 +126,26 @@ class Settings:
     processing_threads: int = setting(
         0, "processingThreads", "threads that decode and process frames (0: CPU count + 4)"
     )
+    max_streams: int = setting(
+        64, "maxStreams", "streams served at once; more callers get RESOURCE_EXHAUSTED"
+    )
+    max_held_mib: int = setting(
+        512, "maxHeldMiB", "MiB of embedded frames held for all streams (reading waits beyond)"
+    )
+    auth_username: str = setting("", "authUsername", "require these Basic credentials on calls")
+    auth_password: str = setting("", "authPassword", "the password for authUsername", secret=True)
+    auth_password_file: str = setting(
+        "", "authPasswordFile", "a file holding the password (read once at start)"
+    )
+    tls_cert_file: str = setting("", "tlsCertFile", "PEM certificate (chain): serve TLS")
+    tls_key_file: str = setting("", "tlsKeyFile", "PEM private key of tlsCertFile")
+    shutdown_grace_seconds: float = setting(
+        10.0, "shutdownGraceSeconds", "on SIGTERM, open streams may finish for this long"
+    )
+    metrics_port: int = setting(0, "metricsPort", "serve Prometheus metrics here (0: off)")
+    stats_interval_seconds: float = setting(
+        60.0, "statsIntervalSeconds", "log a stats line this often (0: never)"
+    )
     log_level: str = setting("INFO", "logLevel", "DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
     def __post_init__(self) -> None:
@@ -142,6 +162,21 @@ class Settings:
         _require(self.max_frame_pixels >= 1, "maxFramePixels", "at least 1", self.max_frame_pixels)
         _require(
             self.processing_threads >= 0, "processingThreads", "0 or more", self.processing_threads
+        )
+        _require(self.max_streams >= 1, "maxStreams", "at least 1", self.max_streams)
+        _require(self.max_held_mib >= 1, "maxHeldMiB", "at least 1", self.max_held_mib)
+        _require(
+            self.shutdown_grace_seconds >= 0,
+            "shutdownGraceSeconds",
+            "0 or more",
+            self.shutdown_grace_seconds,
+        )
+        _require(0 <= self.metrics_port <= 65535, "metricsPort", "0 to 65535", self.metrics_port)
+        _require(
+            self.stats_interval_seconds >= 0,
+            "statsIntervalSeconds",
+            "0 or more",
+            self.stats_interval_seconds,
         )
         _require(
             self.log_level.upper() in LOG_LEVELS,
