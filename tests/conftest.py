@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,8 +81,9 @@ def start_server() -> Iterator[Callable[..., RunningServer]]:
 
 @pytest.fixture
 def shm_dir_clean() -> Iterator[None]:
-    """Fail the test if it leaves files of ours in /dev/shm."""
+    """Fail the test if this process's clients leave shared memory files behind."""
+    ours = f"lva-extension-client-{os.getpid()}-"  # other processes may run tests too
     before = set(Path("/dev/shm").iterdir())
     yield
-    left = [p for p in set(Path("/dev/shm").iterdir()) - before if "lva-extension" in p.name]
+    left = [p for p in set(Path("/dev/shm").iterdir()) - before if p.name.startswith(ours)]
     assert not left, f"left behind in /dev/shm: {left}"

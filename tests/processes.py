@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,16 @@ class ServerProcess:
     address: str
     log: list[str]
 
+    def __post_init__(self) -> None:
+        # Keep reading the log, or a full pipe would block the server's logging.
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+
+    def _read_log(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log.append(line.rstrip())
+
     @property
     def pid(self) -> int:
         return self.process.pid
@@ -30,8 +41,7 @@ class ServerProcess:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         code = self.process.wait(timeout=timeout)
-        assert self.process.stderr is not None
-        self.log.extend(self.process.stderr.read().splitlines())
+        self._reader.join(timeout=10)
         return code
 
 

@@ -81,7 +81,10 @@ class CallOutcome:
 
 
 def raw_call(
-    address: str, messages: Iterable[Message] | Iterator[Message], timeout: float = 30
+    address: str,
+    messages: Iterable[Message] | Iterator[Message],
+    timeout: float = 30,
+    metadata: tuple[tuple[str, str], ...] | None = None,
 ) -> CallOutcome:
     """Send exactly these messages (then half-close) and collect everything back."""
     with grpc.insecure_channel(
@@ -89,7 +92,7 @@ def raw_call(
     ) as channel:
         stub = extension_pb2_grpc.MediaGraphExtensionStub(channel)
         responses: list[Message] = []
-        call = stub.ProcessMediaStream(iter(messages), timeout=timeout)
+        call = stub.ProcessMediaStream(iter(messages), timeout=timeout, metadata=metadata)
         try:
             for response in call:
                 responses.append(response)

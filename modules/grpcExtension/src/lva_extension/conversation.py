@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from .batching import Batcher
-from .errors import ExtensionError, InvalidArgument
+from .errors import ClientGone, ExtensionError, InvalidArgument
 from .frames import FrameFormat, decode, parse_format
 from .limits import ByteBudget, StreamSlots
 from .processors import Processor, create_processor, parse_configuration
@@ -61,7 +61,12 @@ class Responder:
         async with self._lock:
             self._sequence += 1
             message.sequence_number = self._sequence
-            await self._write(message)
+            try:
+                await self._write(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # grpc raises assorted internal errors here
+                raise ClientGone(f"the client went away ({type(error).__name__})") from None
 
     async def acknowledge(self, sequence: int, timestamp: int, inferences: Inferences) -> None:
         sample = extension_pb2.MediaSample(timestamp=timestamp, inferences=inferences)
@@ -120,7 +125,8 @@ class MediaStream:
             )
             self.work.add(future)
             future.add_done_callback(self.work.discard)
-            return await future
+            # Shielded: a cancelled stream must not forget a batch still on a thread.
+            return await asyncio.shield(future)
 
     async def close(self) -> None:
         # A cancelled stream may still have a batch on a worker thread, reading
@@ -193,8 +199,14 @@ class MediaStream:
 class Conversation:
     """Serves one ProcessMediaStream call."""
 
-    def __init__(self, resources: ServerResources, peer: str) -> None:
+    def __init__(
+        self,
+        resources: ServerResources,
+        peer: str,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._resources = resources
+        self._cancelled = cancelled
         self._settings = resources.settings
         self._telemetry = resources.telemetry
         self._peer = peer
@@ -236,16 +248,18 @@ class Conversation:
             status, reason = grpc.StatusCode.INTERNAL, f"internal error: {error!r}"
             raise
         finally:
-            await _uncancellable(stream.close())
-            self._telemetry.processor_failed(stream.stats.processor_errors)
-            self._telemetry.stream_closed(status.name)
-            log.info(
-                "stream from %s closed: %s status=%s reason=%s",
-                self._peer,
-                stream.stats.summary(),
-                status.name,
-                reason,
-            )
+            try:
+                await _uncancellable(stream.close())
+            finally:
+                self._telemetry.processor_failed(stream.stats.processor_errors)
+                self._telemetry.stream_closed(status.name)
+                log.info(
+                    "stream from %s closed: %s status=%s reason=%s",
+                    self._peer,
+                    stream.stats.summary(),
+                    status.name,
+                    reason,
+                )
 
     async def _open(self, first: Message) -> MediaStream:
         if first.WhichOneof("payload") != "media_stream_descriptor":
@@ -312,6 +326,8 @@ class Conversation:
                             tasks.create_task(ack)
                         else:
                             batcher.add(pending)
+                    if self._cancelled():  # the requests ended because the call did
+                        raise asyncio.CancelledError
                     batcher.flush()
                 finally:
                     batcher.close()

@@ -57,5 +57,11 @@ class Unavailable(ExtensionError):
     status = grpc.StatusCode.UNAVAILABLE
 
 
+class ClientGone(ExtensionError):
+    """The client went away: there is nobody left to tell anything."""
+
+    status = grpc.StatusCode.CANCELLED
+
+
 class ConfigurationError(Exception):
     """Settings that cannot work; reported at start-up as one line."""

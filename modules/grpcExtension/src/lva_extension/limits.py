@@ -16,6 +16,9 @@ class StreamSlots:
         self.limit = limit
         self.open = 0
         self.draining = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: set[asyncio.Task[object]] = set()
 
     @contextmanager
     def claim(self) -> Iterator[None]:
@@ -26,10 +29,27 @@ class StreamSlots:
                 f"this server serves at most {self.limit} streams at once (maxStreams); retry later"
             )
         self.open += 1
+        self._idle.clear()
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             yield
         finally:
+            self._tasks.discard(task)
             self.open -= 1
+            if not self.open:
+                self._idle.set()
+
+    def cancel_all(self) -> int:
+        """Cancel every open stream (the grace period is over); returns how many."""
+        for task in self._tasks:
+            task.cancel()
+        return len(self._tasks)
+
+    async def wait_idle(self) -> None:
+        """Until every stream has finished (including its clean-up)."""
+        await self._idle.wait()
 
 
 class ByteBudget:

@@ -8,7 +8,6 @@ finish within the grace period, then cancel what is left) and ``close``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -19,7 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 from . import auth, tls
 from .conversation import Conversation, ServerResources
-from .errors import ConfigurationError, ExtensionError
+from .errors import ClientGone, ConfigurationError, ExtensionError
 from .health import NOT_SERVING, SERVICE_NAME, SERVING, Health
 from .limits import ByteBudget, StreamSlots
 from .metrics import NoMetrics, PrometheusMetrics
@@ -40,9 +39,11 @@ class MediaGraphExtensionService(extension_pb2_grpc.MediaGraphExtensionServicer)
         self, request_iterator: object, context: grpc.aio.ServicerContext
     ) -> None:
         peer = context.peer()
-        conversation = Conversation(self._resources, peer)
+        conversation = Conversation(self._resources, peer, context.cancelled)
         try:
             await conversation.run(request_iterator, context.write)  # type: ignore[arg-type]
+        except ClientGone:
+            return  # nobody to tell; the close line says why the stream ended
         except ExtensionError as error:
             if error.status in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE):
                 log.warning("refused a stream from %s: %s", peer, error.message)
@@ -135,9 +136,22 @@ class ExtensionServer:
         await self.health.set(NOT_SERVING)
         if self._slots.open:
             log.info("draining: %d stream(s) open, %.0fs grace", self._slots.open, grace)
+        try:
+            await asyncio.wait_for(self._slots.wait_idle(), timeout=grace)
+        except TimeoutError:
+            self.cancel_streams()
+        try:
+            # Cancelled streams still release their mappings and log their end.
+            await asyncio.wait_for(self._slots.wait_idle(), timeout=10)
+        except TimeoutError:
+            log.warning("%d stream(s) did not finish their clean-up", self._slots.open)
         if self._server is not None:
-            await self._server.stop(grace)
+            await self._server.stop(0)
         self.close()
+
+    def cancel_streams(self) -> None:
+        if self._slots.open:
+            log.warning("cancelling %d open stream(s)", self._slots.cancel_all())
 
     async def stop(self, grace: float | None = None) -> None:
         await self.drain(grace or 0)
@@ -176,9 +190,8 @@ async def serve(settings: Settings) -> None:
     forced = asyncio.create_task(signals.get())
     await asyncio.wait({draining, forced}, return_when=asyncio.FIRST_COMPLETED)
     if not draining.done():
-        log.warning("second signal: cancelling the open streams now")
-        await server.stop(0)
-        with contextlib.suppress(asyncio.CancelledError):
-            await draining
+        log.warning("second signal: not waiting any longer")
+        server.cancel_streams()
+        await draining
     forced.cancel()
     log.info("stopped")
