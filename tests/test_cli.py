@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -85,10 +86,23 @@ def test_send_names_a_missing_video(serve, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_bad_setting_is_one_clear_line():
-    result = run_command("serve", "--batch-size", "0")
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--batch-size", "0"], "batchSize: expected at least 1, got 0"),
+        (["--default-processor", "nope"], "defaultProcessor: unknown processor 'nope'; known"),
+        (["--grpc-binding", "tcp://127.0.0.1:{busy}"], "grpcBinding: cannot listen on 127.0.0.1:"),
+    ],
+)
+def test_bad_setting_is_one_clear_line(args, line):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_command("serve", *(a.format(busy=port) for a in args), timeout=30)
     assert result.returncode == 2
-    assert result.stderr.strip() == "lva-extension serve: batchSize: expected at least 1, got 0"
+    assert result.stderr.strip().splitlines()[-1].startswith(f"lva-extension serve: {line}")
+    assert "Traceback" not in result.stderr
 
 
 def test_server_logs_one_line_per_stream_event(serve):

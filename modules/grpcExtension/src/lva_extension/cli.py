@@ -15,10 +15,9 @@ import numpy as np
 
 from . import __version__
 from .errors import ConfigurationError
+from .frames import PIXEL_LAYOUTS, pixel_format_name
 from .inferences import to_message
 from .settings import Settings, add_setting_flags
-
-PIXEL_FORMATS = ("rgb24", "bgr24", "rgba", "bgra", "argb", "abgr")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -150,7 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--frames", type=int, help="how many frames (default: all, or 60 generated)")
     send.add_argument("--loop", action="store_true", help="loop the video")
     send.add_argument("--encoding", choices=("raw", "jpg", "png", "bmp"), default="raw")
-    send.add_argument("--pixel-format", choices=PIXEL_FORMATS, default="rgb24")
+    send.add_argument(
+        "--pixel-format",
+        choices=[pixel_format_name(p).lower() for p in PIXEL_LAYOUTS],
+        default="rgb24",
+        help="for raw frames",
+    )
     send.add_argument("--width", type=int, default=416)
     send.add_argument("--height", type=int, default=416)
     send.add_argument("--stride-padding", type=int, default=0, help="bytes added to each raw row")

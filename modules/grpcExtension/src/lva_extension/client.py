@@ -49,7 +49,7 @@ class StreamFormat:
     """The frame format the client announces and sends."""
 
     encoding: str = "raw"  # raw, jpg, png or bmp
-    pixel_format: str = "rgb24"  # for raw: rgb24, bgr24, rgba, bgra, argb, abgr
+    pixel_format: str = "rgb24"  # for raw: a PixelFormat name in any case (frames.PIXEL_LAYOUTS)
     width: int = 416
     height: int = 416
     stride_padding: int = 0  # extra bytes at the end of every raw row

@@ -1,21 +1,23 @@
 """Frame formats: descriptor validation, and decoding samples into numpy.
 
 Processors see every frame as an RGB ``uint8`` array of shape (height, width,
-3). RAW frames become read-only views of the sample's bytes (no copy), with
-the channel order and row padding expressed as strides; JPG, PNG and BMP are
-decoded with Pillow.
+3). 8-bit packed RAW frames become read-only views of the sample's bytes (no
+copy), with the channel order and row padding expressed as strides; 16-bit
+RGB and YUV420P are converted (pixels.py); JPG, PNG and BMP are decoded with
+Pillow.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from PIL import Image
 
 from .errors import InvalidArgument
+from .pixels import PixelCodec, Rgb16, Sizes, Yuv420p
 from .proto import media_pb2
 
 Encoding = media_pb2.VideoFrameSampleFormat.Encoding
@@ -26,10 +28,12 @@ ENCODED_FORMATS: dict[int, str] = {Encoding.JPG: "JPEG", Encoding.PNG: "PNG", En
 
 @dataclass(frozen=True)
 class PixelLayout:
-    """How one packed RAW pixel format stores a pixel."""
+    """How one RAW pixel format stores its pixels."""
 
-    bytes_per_pixel: int
-    rgb: slice  # the R, G, B channels of one pixel, in that order
+    bytes_per_pixel: int  # of a row's pixels; for YUV420P, of the luma plane's
+    # 8-bit packed formats: the R, G, B channels of one pixel, in that order
+    rgb: slice = field(default_factory=lambda: slice(0, 3))
+    codec: PixelCodec | None = None  # formats that need converting; None: a view
 
 
 # A slice (not a list of indices) keeps the channel reorder a zero-copy view.
@@ -40,6 +44,11 @@ PIXEL_LAYOUTS: dict[int, PixelLayout] = {
     PixelFormat.BGRA: PixelLayout(4, slice(2, None, -1)),
     PixelFormat.ARGB: PixelLayout(4, slice(1, 4)),
     PixelFormat.ABGR: PixelLayout(4, slice(3, 0, -1)),
+    PixelFormat.RGB565LE: PixelLayout(2, codec=Rgb16(green_bits=6, big_endian=False)),
+    PixelFormat.RGB565BE: PixelLayout(2, codec=Rgb16(green_bits=6, big_endian=True)),
+    PixelFormat.RGB555LE: PixelLayout(2, codec=Rgb16(green_bits=5, big_endian=False)),
+    PixelFormat.RGB555BE: PixelLayout(2, codec=Rgb16(green_bits=5, big_endian=True)),
+    PixelFormat.YUV420P: PixelLayout(1, codec=Yuv420p()),
 }
 
 
@@ -78,7 +87,17 @@ class FrameFormat:
     @property
     def frame_bytes(self) -> int:
         """Size of one RAW frame with every row padded to the stride."""
+        if self.is_raw and self.layout.codec is not None:
+            return self.layout.codec.frame_bytes(self)
         return self.stride * self.height
+
+    @property
+    def sample_sizes(self) -> Sizes:
+        """The sizes a RAW sample may have, as inclusive ranges."""
+        if self.layout.codec is not None:
+            return self.layout.codec.sample_sizes(self)
+        # LVA sends height * stride bytes; the last row's padding may be left out.
+        return ((self.stride * (self.height - 1) + self.row_bytes, self.frame_bytes),)
 
     def describe(self) -> str:
         if self.is_raw:
@@ -145,14 +164,15 @@ def decode(fmt: FrameFormat, data: bytes | memoryview, max_pixels: int) -> np.nd
 
 
 def _decode_raw(fmt: FrameFormat, data: bytes | memoryview) -> np.ndarray:
-    # LVA sends height * stride bytes; the last row's padding may be left out.
-    least = fmt.stride * (fmt.height - 1) + fmt.row_bytes
-    if not least <= len(data) <= fmt.frame_bytes:
-        expected = (
-            f"{fmt.frame_bytes}" if least == fmt.frame_bytes else f"{least} to {fmt.frame_bytes}"
+    sizes = fmt.sample_sizes
+    if not any(least <= len(data) <= most for least, most in sizes):
+        expected = " or ".join(
+            f"{least}" if least == most else f"{least} to {most}" for least, most in sizes
         )
         raise InvalidArgument(f"sample: {fmt.describe()} needs {expected} bytes, got {len(data)}")
     buffer = np.frombuffer(data, dtype=np.uint8)
+    if fmt.layout.codec is not None:
+        return fmt.layout.codec.decode(fmt, buffer)
     bpp = fmt.layout.bytes_per_pixel
     pixels = as_strided(
         buffer, shape=(fmt.height, fmt.width, bpp), strides=(fmt.stride, bpp, 1), writeable=False
@@ -191,6 +211,8 @@ def encode(rgb: np.ndarray, fmt: FrameFormat, quality: int = 90) -> bytes:
         )
         return out.getvalue()
     layout = fmt.layout
+    if layout.codec is not None:
+        return layout.codec.encode(np.asarray(rgb, dtype=np.uint8), fmt)
     frame = np.zeros((fmt.height, fmt.stride), dtype=np.uint8)
     pixels = frame[:, : fmt.row_bytes].reshape(fmt.height, fmt.width, layout.bytes_per_pixel)
     if layout.bytes_per_pixel == 4:

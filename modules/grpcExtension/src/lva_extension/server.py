@@ -22,6 +22,7 @@ from .errors import ClientGone, ConfigurationError, ExtensionError
 from .health import NOT_SERVING, SERVICE_NAME, SERVING, Health
 from .limits import ByteBudget, StreamSlots
 from .metrics import NoMetrics, PrometheusMetrics
+from .processors import parse_configuration, resolve_processor_class
 from .proto import extension_pb2_grpc
 from .settings import Binding, Settings
 from .telemetry import Telemetry
@@ -63,6 +64,7 @@ class ExtensionServer:
         self.settings = settings
         self.port: int | None = None
         self.health = Health()
+        _check_default_processor(settings)
         self._credentials = tls.server_credentials(settings)  # checks the files now
         self._interceptors = auth.interceptors(settings)  # reads the password file now
         self._metrics: NoMetrics = NoMetrics()
@@ -165,6 +167,15 @@ class ExtensionServer:
     async def wait_for_termination(self) -> None:
         if self._server is not None:
             await self._server.wait_for_termination()
+
+
+def _check_default_processor(settings: Settings) -> None:
+    """A typo in defaultProcessor should stop the start, not every stream."""
+    try:
+        spec = parse_configuration("", settings.default_processor)
+        resolve_processor_class(spec.name, allow_paths=True)
+    except ExtensionError as error:
+        raise ConfigurationError(f"defaultProcessor: {error.message}") from None
 
 
 def _metrics_host(settings: Settings) -> str:

@@ -33,6 +33,8 @@ ENTRY_POINT_GROUP = "lva_extension.processors"
 
 BUILTIN_PROCESSORS: dict[str, str] = {
     "colorIntensity": "lva_extension.processors.color_intensity:ColorIntensity",
+    "motion": "lva_extension.processors.motion:MotionDetector",
+    "onnx": "lva_extension.processors.onnx:OnnxProcessor",
 }
 
 
@@ -45,22 +47,32 @@ class ProcessorSpec:
 
 
 def parse_configuration(configuration: str, default: str) -> ProcessorSpec:
+    # defaultProcessor is a name, or a JSON object with options: those options
+    # also apply to streams that choose the same processor, under their own.
+    fallback = ProcessorSpec(default)
+    if default.strip():
+        fallback = _parse(default, ProcessorSpec(""), "defaultProcessor")
+    spec = fallback
+    if configuration.strip():
+        spec = _parse(configuration, fallback, "extension_configuration")
+    if spec.name == fallback.name and spec is not fallback:
+        return ProcessorSpec(spec.name, {**fallback.options, **spec.options})
+    return spec
+
+
+def _parse(configuration: str, fallback: ProcessorSpec, source: str) -> ProcessorSpec:
     text = configuration.strip()
-    if not text:
-        return ProcessorSpec(default)
     if text[0] not in "{[":
         return ProcessorSpec(text)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidArgument(f"extension_configuration: not valid JSON ({error})") from None
+        raise InvalidArgument(f"{source}: not valid JSON ({error})") from None
     if not isinstance(document, dict):
-        raise InvalidArgument("extension_configuration: expected a JSON object")
-    name = document.pop("processor", default)
+        raise InvalidArgument(f"{source}: expected a JSON object")
+    name = document.pop("processor", fallback.name)
     if not isinstance(name, str) or not name.strip():
-        raise InvalidArgument(
-            f'extension_configuration: "processor" must be a non-empty string, got {name!r}'
-        )
+        raise InvalidArgument(f'{source}: "processor" must be a non-empty string, got {name!r}')
     return ProcessorSpec(name.strip(), document)
 
 
