@@ -8,8 +8,10 @@ exempt, so that container health checks need no secret.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -72,7 +74,12 @@ def check(header: str | None, expected: bytes) -> str | None:
 
 
 def _refusal(reason: str) -> grpc.RpcMethodHandler[Any, Any]:
-    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
+    async def refuse(requests: Any, context: grpc.aio.ServicerContext) -> None:
+        # Take the client's first message (unparsed, unused) before answering: a
+        # status sent while that message is still on its way can reach the client
+        # as INTERNAL instead of UNAUTHENTICATED.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(anext(aiter(requests)), timeout=0.5)
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
 
     return grpc.stream_stream_rpc_method_handler(refuse)

@@ -246,8 +246,13 @@ class ExtensionClient:
                 try:
                     async for result in self._converse(call, frames, tracker, ring):
                         yield result
-                except grpc.aio.AioRpcError as error:
-                    raise ExtensionCallError(error.code(), error.details() or "") from None
+                except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                    # A failed write or read may carry a transport-level code (for
+                    # example INTERNAL when the server refused the call while we
+                    # wrote); the call's final status says why it really ended.
+                    raise ExtensionCallError(
+                        await call.code(), await call.details() or ""
+                    ) from None
                 finally:
                     call.cancel()
         finally:

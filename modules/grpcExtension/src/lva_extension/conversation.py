@@ -212,12 +212,14 @@ class Conversation:
         self._peer = peer
 
     async def run(self, requests: AsyncIterable[Message], write: Write) -> None:
+        messages = aiter(requests)
+        # Read the first message even to refuse the stream: a status sent while it
+        # is on its way can reach the client as INTERNAL instead.
+        first = await anext(messages, None)
+        if first is None:
+            log.info("stream from %s ended before its descriptor", self._peer)
+            return
         with self._resources.slots.claim():
-            messages = aiter(requests)
-            first = await anext(messages, None)
-            if first is None:
-                log.info("stream from %s ended before its descriptor", self._peer)
-                return
             stream = await self._open(first)
             await self._serve(stream, first.sequence_number, messages, Responder(write))
 
