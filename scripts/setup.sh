@@ -8,4 +8,5 @@ if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -r requirements-dev.txt -e "modules/grpcExtension[video]"
+.venv/bin/python -m pip install --quiet -r requirements-dev.txt -e "modules/grpcExtension[video,onnx]" \
+    -e simulator -r cloud-to-device-console-app/requirements.txt

@@ -1,0 +1,143 @@
+"""The IoT Hub front end: the direct-method REST call, over HTTPS on loopback.
+
+``POST /twins/{device}/modules/{module}/methods?api-version=...`` with a SAS
+token, as azure-iot-hub's ``invoke_device_module_method`` sends it. Answers
+as IoT Hub does: 401 for a bad token (checked first), 404 for an unknown
+device or module, 504 when the module does not answer within
+``responseTimeoutInSeconds``, otherwise 200 with ``{"status", "payload"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from . import sas
+from .connection_string import HubConnectionString
+from .topology import now_iso
+
+log = logging.getLogger(__name__)
+
+MethodHandler = Callable[[str, Any], Awaitable[tuple[int, Any]]]
+MAX_BODY = 128 * 1024  # IoT Hub's limit for a direct-method payload
+
+
+def hub_error(status: int, code: int, message: str) -> web.Response:
+    """An error in IoT Hub's JSON form (errorCode is status * 1000 + a detail)."""
+    body = {
+        "errorCode": code,
+        "trackingId": uuid.uuid4().hex,
+        "message": message,
+        "timestampUtc": now_iso(),
+    }
+    return web.json_response(body, status=status)
+
+
+class HubServer:
+    """Answers direct-method calls for the modules of the simulated devices."""
+
+    def __init__(
+        self,
+        identity: HubConnectionString,
+        modules: dict[tuple[str, str], MethodHandler],
+        ssl_context: ssl.SSLContext,
+    ) -> None:
+        self.identity = identity
+        self.modules = modules
+        self.ssl_context = ssl_context
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_post("/twins/{device}/modules/{module}/methods", self._invoke)
+        app.router.add_post("/twins/{device}/methods", self._device_method)
+        return app
+
+    async def start(self, host: str, port: int) -> int:
+        self._runner = web.AppRunner(self.application(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, ssl_context=self.ssl_context)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])  # the bound port when port is 0
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _authorize(self, request: web.Request, resource: str) -> web.Response | None:
+        header = request.headers.get("Authorization", "")
+        try:
+            sas.verify(header, resource, self.identity.key_name, self.identity.key_bytes)
+        except sas.SasError as error:
+            log.info("401 for %s: %s", request.path, error)
+            return hub_error(
+                401, 401002, f"ErrorCode:IotHubUnauthorizedAccess;Unauthorized: {error}"
+            )
+        return None
+
+    async def _device_method(self, request: web.Request) -> web.Response:
+        device = request.match_info["device"]
+        denied = self._authorize(request, f"{self.identity.host_name}/twins/{device}/methods")
+        if denied:
+            return denied
+        return hub_error(
+            404, 404103, f"Device {device!r} handles no direct methods; call its module's methods."
+        )
+
+    async def _invoke(self, request: web.Request) -> web.Response:
+        device, module = request.match_info["device"], request.match_info["module"]
+        resource = f"{self.identity.host_name}/twins/{device}/modules/{module}/methods"
+        denied = self._authorize(request, resource)
+        if denied:
+            return denied
+        if not any(d == device for d, _ in self.modules):
+            return hub_error(404, 404001, f"Device {device!r} not found.")
+        handler = self.modules.get((device, module))
+        if handler is None:
+            return hub_error(404, 404010, f"Module {module!r} not found on device {device!r}.")
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return hub_error(400, 400004, "The request body is not valid JSON.")
+        problem = _check_request(body)
+        if problem:
+            return hub_error(400, 400004, problem)
+        method, payload = body["methodName"], body.get("payload")
+        timeout = body.get("responseTimeoutInSeconds") or 30
+        try:
+            status, result = await asyncio.wait_for(handler(method, payload), timeout)
+        except TimeoutError:
+            return hub_error(
+                504,
+                504101,
+                f"Timed out waiting for the response from module {module!r} ({timeout} s).",
+            )
+        log.info("%s/%s %s -> %d", device, module, method, status)
+        return web.json_response({"status": status, "payload": result})
+
+
+def _check_request(body: Any) -> str | None:
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("methodName"), str)
+        or not body["methodName"]
+    ):
+        return "The request must be a JSON object with a methodName."
+    for key, low, high in (
+        ("responseTimeoutInSeconds", 5, 300),
+        ("connectTimeoutInSeconds", 0, 300),
+    ):
+        value = body.get(key)
+        if value is not None and (not isinstance(value, int) or not low <= value <= high):
+            return f"{key} must be an integer from {low} to {high}, got {value!r}."
+    return None
