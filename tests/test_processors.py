@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from lva_extension import Frame
+from lva_extension.client import StreamFormat
 from lva_extension.errors import InvalidArgument
+from lva_extension.frames import decode, encode
 from lva_extension.processors import ProcessorSpec, create_processor, parse_configuration
-from lva_extension.processors.color_intensity import ColorIntensity, mean_luma
+from lva_extension.processors.color_intensity import ColorIntensity, channel_sums, mean_luma
 
 from .processors import ChannelMeans
 
@@ -89,6 +91,16 @@ def test_color_intensity_uses_bt601_luma_of_every_pixel(rgb, expected):
     (result,) = ColorIntensity().process([Frame(image, 0)])
     assert result[0].classification.tag.value == expected
     assert result[0].subtype == "colorIntensity"
+
+
+@pytest.mark.parametrize("pixel_format", ["rgb24", "bgr24", "rgba", "bgra", "argb", "abgr"])
+@pytest.mark.parametrize("padding", [0, 3])
+def test_channel_sums_are_exact_for_every_raw_layout(pixel_format, padding):
+    fmt = StreamFormat("raw", pixel_format, 31, 17, padding).frame_format()
+    rgb = np.random.default_rng(2).integers(0, 256, (17, 31, 3), dtype=np.uint8)
+    view = decode(fmt, encode(rgb, fmt), 10**9)
+    expected = rgb.reshape(-1, 3).sum(axis=0, dtype=np.uint64)
+    np.testing.assert_array_equal(channel_sums(view), expected)
 
 
 def test_mean_luma_matches_per_pixel_float_luma():

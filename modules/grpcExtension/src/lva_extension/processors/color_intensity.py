@@ -14,6 +14,23 @@ from .base import Frame, Processor
 BT601 = np.array([0.299, 0.587, 0.114])
 
 
+def channel_sums(image: np.ndarray) -> np.ndarray:
+    """Exact sums of the R, G and B channels of an RGB uint8 image (or view).
+
+    numpy reduces fastest along contiguous memory, so the sum follows the
+    frame's own layout: a BGR view is summed as the RGB order it reverses, and
+    packed 3-byte pixels row by row; other layouts one channel at a time.
+    """
+    reversed_channels = image.strides[2] < 0
+    view = image[:, :, ::-1] if reversed_channels else image
+    if view.strides[2] == 1 and view.strides[1] == 3:
+        # Columns first (uint32 holds 16 million rows of 255), then the row.
+        sums = view.sum(axis=0, dtype=np.uint32).sum(axis=0, dtype=np.uint64)
+    else:
+        sums = np.array([view[:, :, c].sum(dtype=np.uint64) for c in range(3)])
+    return sums[::-1] if reversed_channels else sums
+
+
 def mean_luma(image: np.ndarray) -> float:
     """Mean BT.601 luma of an RGB uint8 image, 0..255.
 
@@ -21,8 +38,7 @@ def mean_luma(image: np.ndarray) -> float:
     luma of the per-channel means: one integer sum per channel, no float image.
     """
     height, width = image.shape[:2]
-    channel_sums = image.sum(axis=(0, 1), dtype=np.uint64)
-    return float(channel_sums @ BT601) / (height * width)
+    return float(channel_sums(image) @ BT601) / (height * width)
 
 
 class ColorIntensity(Processor):
