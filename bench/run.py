@@ -209,10 +209,11 @@ def table(results: dict[str, dict[str, Figures]], previous: dict) -> str:
         echo = by_server.get("echo")
         for name, f in by_server.items():
             ratio = f"{f.fps / echo.fps:7.0%}" if echo and name != "echo" and echo.fps else ""
-            before = previous.get(title, {}).get(name, {}).get("fps")
+            before_fps = previous.get(title, {}).get(name, {}).get("fps")
+            before = f"{before_fps:.1f}" if before_fps else ""
             lines.append(
                 f"{title[:42]:<42} {name:<8} {f.fps:8.1f} {f.p50_ms:8.2f} {f.p99_ms:8.2f}"
-                f" {f.cpu_s_per_1000:8.2f} {f.peak_mib:8.0f} {ratio:>8} {before or '':>8}"
+                f" {f.cpu_s_per_1000:8.2f} {f.peak_mib:8.0f} {ratio:>8} {before:>8}"
                 + (
                     f"  {f.acknowledged}/{f.frames} acked, {f.violations} violations"
                     if f.acknowledged != f.frames or f.violations

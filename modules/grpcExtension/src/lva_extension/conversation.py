@@ -103,6 +103,8 @@ class MediaStream:
         parallel = self.settings.in_flight_limit if processor.thread_safe else 1
         self.processing_slots = asyncio.Semaphore(parallel)
         self.work: set[asyncio.Future[list[Inferences]]] = set()
+        # Seconds a batch takes, averaged: unknown (infinite) until measured.
+        self.batch_cost = float("inf")
         self.held_bytes = 0  # embedded bytes read and not yet acknowledged
         self._warned_kept_frame = False
 
@@ -118,8 +120,15 @@ class MediaStream:
         self.held_bytes -= item.held_bytes
 
     async def process(self, batch: list[PendingSample]) -> list[Inferences]:
-        """Decode and process a batch on the thread pool; never leaves work behind."""
+        """Decode and process a batch; never leaves work behind.
+
+        A batch goes to the thread pool, unless this stream's batches have proven
+        cheaper than inlineProcessingMs: then handing it to a thread and back (and
+        waiting for the GIL on return) costs more than the work, so it runs here.
+        """
         async with self.processing_slots:
+            if self.batch_cost < self.settings.inline_processing_ms / 1000:
+                return self._process_batch(batch)
             future = asyncio.get_running_loop().run_in_executor(
                 self.resources.executor, self._process_batch, batch
             )
@@ -143,6 +152,17 @@ class MediaStream:
         self.held_bytes = 0
 
     def _process_batch(self, batch: Sequence[PendingSample]) -> list[Inferences]:
+        started = time.perf_counter()
+        try:
+            return self._decode_and_process(batch)
+        finally:
+            cost = time.perf_counter() - started
+            # A moving average, so one slow batch (a model warming up) or one fast
+            # one does not flip the choice; a first batch sets it outright.
+            previous = self.batch_cost
+            self.batch_cost = cost if previous == float("inf") else 0.9 * previous + 0.1 * cost
+
+    def _decode_and_process(self, batch: Sequence[PendingSample]) -> list[Inferences]:
         buffers: list[bytes | memoryview] = []
         frames: list[Frame] = []
         try:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 from PIL import Image
 
 from .errors import InvalidArgument
@@ -76,7 +76,7 @@ class FrameFormat:
     def is_raw(self) -> bool:
         return self.encoding == Encoding.RAW
 
-    @property
+    @cached_property
     def layout(self) -> PixelLayout:
         return PIXEL_LAYOUTS[self.pixel_format]
 
@@ -91,7 +91,7 @@ class FrameFormat:
             return self.layout.codec.frame_bytes(self)
         return self.stride * self.height
 
-    @property
+    @cached_property  # consulted for every sample
     def sample_sizes(self) -> Sizes:
         """The sizes a RAW sample may have, as inclusive ranges."""
         if self.layout.codec is not None:
@@ -170,14 +170,14 @@ def _decode_raw(fmt: FrameFormat, data: bytes | memoryview) -> np.ndarray:
             f"{least}" if least == most else f"{least} to {most}" for least, most in sizes
         )
         raise InvalidArgument(f"sample: {fmt.describe()} needs {expected} bytes, got {len(data)}")
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    if fmt.layout.codec is not None:
-        return fmt.layout.codec.decode(fmt, buffer)
-    bpp = fmt.layout.bytes_per_pixel
-    pixels = as_strided(
-        buffer, shape=(fmt.height, fmt.width, bpp), strides=(fmt.stride, bpp, 1), writeable=False
-    )
-    return pixels[:, :, fmt.layout.rgb]
+    layout = fmt.layout
+    if layout.codec is not None:
+        return layout.codec.decode(fmt, np.frombuffer(data, dtype=np.uint8))
+    bpp = layout.bytes_per_pixel
+    # The rows as they lie in the buffer (padding skipped by the stride), no copy.
+    pixels = np.ndarray((fmt.height, fmt.width, bpp), np.uint8, data, 0, (fmt.stride, bpp, 1))
+    pixels.flags.writeable = False
+    return pixels[:, :, layout.rgb]
 
 
 def _decode_image(fmt: FrameFormat, data: bytes | memoryview, max_pixels: int) -> np.ndarray:

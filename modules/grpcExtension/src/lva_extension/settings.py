@@ -126,6 +126,11 @@ class Settings:
     processing_threads: int = setting(
         0, "processingThreads", "threads that decode and process frames (0: CPU count + 4)"
     )
+    inline_processing_ms: float = setting(
+        1.0,
+        "inlineProcessingMs",
+        "batches that take less than this run on the event loop, not a thread (0: never)",
+    )
     max_streams: int = setting(
         64, "maxStreams", "streams served at once; more callers get RESOURCE_EXHAUSTED"
     )
@@ -162,6 +167,12 @@ class Settings:
         _require(self.max_frame_pixels >= 1, "maxFramePixels", "at least 1", self.max_frame_pixels)
         _require(
             self.processing_threads >= 0, "processingThreads", "0 or more", self.processing_threads
+        )
+        _require(
+            self.inline_processing_ms >= 0,
+            "inlineProcessingMs",
+            "0 or more",
+            self.inline_processing_ms,
         )
         _require(self.max_streams >= 1, "maxStreams", "at least 1", self.max_streams)
         _require(self.max_held_mib >= 1, "maxHeldMiB", "at least 1", self.max_held_mib)

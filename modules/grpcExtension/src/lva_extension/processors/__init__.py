@@ -10,11 +10,13 @@ only when a stream asks for them.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import ExtensionError, InvalidArgument
@@ -76,12 +78,17 @@ def _parse(configuration: str, fallback: ProcessorSpec, source: str) -> Processo
     return ProcessorSpec(name.strip(), document)
 
 
-def known_processors() -> dict[str, str]:
-    """Registered names -> "module:attribute", built-ins first."""
+@functools.cache
+def known_processors() -> Mapping[str, str]:
+    """Registered names -> "module:attribute", built-ins first.
+
+    Entry points are read once per process (scanning the installed
+    distributions takes milliseconds): install a plugin, then restart.
+    """
     known = dict(BUILTIN_PROCESSORS)
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         known.setdefault(entry.name, entry.value)
-    return known
+    return MappingProxyType(known)
 
 
 def _import(target: str) -> Any:

@@ -50,10 +50,12 @@ class ColorIntensity(Processor):
         if not 0 <= float(threshold) <= 255:
             raise ValueError(f"threshold must be between 0 and 255, got {threshold}")
         self.threshold = float(threshold)
+        # Built once: the server copies inferences into each answer.
+        self._dark = inferences.classification("dark", confidence=1.0, subtype="colorIntensity")
+        self._light = inferences.classification("light", confidence=1.0, subtype="colorIntensity")
 
     def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
         return [[self._classify(frame.image)] for frame in frames]
 
     def _classify(self, image: np.ndarray) -> Inference:
-        tag = "dark" if mean_luma(image) < self.threshold else "light"
-        return inferences.classification(tag, confidence=1.0, subtype="colorIntensity")
+        return self._dark if mean_luma(image) < self.threshold else self._light
