@@ -109,3 +109,10 @@ def test_mean_luma_matches_per_pixel_float_luma():
     assert mean_luma(image) == pytest.approx(per_pixel, rel=1e-12)
     # also on a non-contiguous view (BGR order expressed as a negative stride)
     assert mean_luma(image[:, :, ::-1][:, :, ::-1]) == pytest.approx(per_pixel, rel=1e-12)
+
+
+def test_channel_sums_do_not_overflow_on_tall_white_frames():
+    # More rows than one uint16 block holds, every value at its maximum.
+    image = np.full((1000, 7, 3), 255, dtype=np.uint8)
+    assert channel_sums(image).tolist() == [255 * 7000] * 3
+    assert channel_sums(image[:, :, ::-1]).tolist() == [255 * 7000] * 3

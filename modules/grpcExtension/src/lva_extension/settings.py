@@ -127,7 +127,7 @@ class Settings:
         0, "processingThreads", "threads that decode and process frames (0: CPU count + 4)"
     )
     inline_processing_ms: float = setting(
-        1.0,
+        3.0,
         "inlineProcessingMs",
         "batches that take less than this run on the event loop, not a thread (0: never)",
     )
