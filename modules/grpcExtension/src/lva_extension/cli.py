@@ -25,6 +25,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.load(vars(args))
     _configure_logging(settings.log_level)
+    if settings.workers > 1:
+        from .workers import Supervisor
+
+        return Supervisor(settings).run()
     asyncio.run(serve(settings))
     return 0
 
@@ -116,7 +120,7 @@ def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
         stream=sys.stderr,
     )
 

@@ -97,7 +97,7 @@ class ExtensionServer:
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
                 ("grpc.max_send_message_length", settings.max_message_bytes),
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", int(settings.reuse_port)),
             ],
         )
         extension_pb2_grpc.add_MediaGraphExtensionServicer_to_server(

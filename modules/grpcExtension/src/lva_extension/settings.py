@@ -131,6 +131,12 @@ class Settings:
         "inlineProcessingMs",
         "batches that take less than this run on the event loop, not a thread (0: never)",
     )
+    workers: int = setting(
+        1, "workers", "server processes sharing the port (more cores serve streams)"
+    )
+    reuse_port: bool = setting(
+        False, "reusePort", "let other processes listen on the same port (set for workers)"
+    )
     max_streams: int = setting(
         64, "maxStreams", "streams served at once; more callers get RESOURCE_EXHAUSTED"
     )
@@ -174,6 +180,7 @@ class Settings:
             "0 or more",
             self.inline_processing_ms,
         )
+        _require(1 <= self.workers <= 64, "workers", "1 to 64", self.workers)
         _require(self.max_streams >= 1, "maxStreams", "at least 1", self.max_streams)
         _require(self.max_held_mib >= 1, "maxHeldMiB", "at least 1", self.max_held_mib)
         _require(
