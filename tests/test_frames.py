@@ -102,3 +102,29 @@ def test_descriptor_without_a_video_format_is_refused():
 def test_encoded_formats_accept_missing_dimensions():
     media = descriptor(encoding=Format.JPG, width=0, height=0).media_stream_descriptor
     assert parse_format(media.media_descriptor, MAX).describe() == "JPG 0x0"
+
+
+def jpeg_bytes(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+def test_jpeg_decodes_like_pillow_whatever_its_colour_space(mode):
+    rgb = Image.fromarray(pattern(64, 48).repeat(2, axis=0).repeat(2, axis=1))
+    data = jpeg_bytes(rgb.convert(mode))
+    fmt = StreamFormat("jpg", width=128, height=96).frame_format()
+    with Image.open(io.BytesIO(data)) as reference:
+        expected = np.asarray(reference.convert("RGB"))
+    decoded = decode(fmt, data, MAX)
+    assert decoded.shape == (96, 128, 3)
+    assert np.abs(decoded.astype(int) - expected).max() <= 2
+
+
+def test_truncated_jpeg_is_refused():
+    noise = Image.fromarray(pattern(320, 240))
+    data = jpeg_bytes(noise)
+    fmt = StreamFormat("jpg", width=320, height=240).frame_format()
+    with pytest.raises(InvalidArgument, match="not a decodable JPG"):
+        decode(fmt, data[: len(data) * 9 // 10], MAX)
