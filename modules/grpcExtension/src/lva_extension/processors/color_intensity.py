@@ -25,12 +25,16 @@ def channel_sums(image: np.ndarray) -> np.ndarray:
     reversed_channels = image.strides[2] < 0
     view = image[:, :, ::-1] if reversed_channels else image
     if view.strides[2] == 1 and view.strides[1] == 3:
-        # Columns first, in blocks of 257 rows: 257 x 255 still fits the uint16
-        # that numpy adds fastest. Then the blocks, then the row.
-        columns = np.zeros(view.shape[1:], dtype=np.uint64)
-        for top in range(0, view.shape[0], _ROWS_PER_UINT16_SUM):
-            columns += view[top : top + _ROWS_PER_UINT16_SUM].sum(axis=0, dtype=np.uint16)
-        sums = columns.sum(axis=0)
+        # Rows as flat bytes (a view: the pixels of a row are contiguous), summed
+        # column by column in blocks of 257 rows: 257 x 255 still fits the uint16
+        # that numpy adds fastest; the blocks add up in uint32 (16 million rows).
+        height, width = view.shape[:2]
+        rows = view.reshape(height, width * 3)
+        columns = np.zeros(width * 3, dtype=np.uint32)
+        for top in range(0, height, _ROWS_PER_UINT16_SUM):
+            block = rows[top : top + _ROWS_PER_UINT16_SUM].sum(axis=0, dtype=np.uint16)
+            np.add(columns, block, out=columns, casting="unsafe")
+        sums = columns.reshape(width, 3).sum(axis=0, dtype=np.uint64)
     else:
         sums = np.array([view[:, :, c].sum(dtype=np.uint64) for c in range(3)])
     return sums[::-1] if reversed_channels else sums
