@@ -8,7 +8,7 @@ import time
 import grpc
 import numpy as np
 import pytest
-from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat
+from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat, TimedFrame
 from lva_extension.sources import dark_light_frames, is_dark_scene
 
 from .streams import descriptor, raw_call, run_client, sample, tags
@@ -161,3 +161,14 @@ def test_a_processor_returning_the_wrong_number_of_results_still_acks(server):
     results, summary = run_client(options, dark_light_frames(32, 32, 5))
     assert summary.violations == []
     assert [r.inferences for r in results] == [[]] * 5
+
+
+def test_frames_may_carry_their_own_timestamps(server):
+    options = ClientOptions(server.address, StreamFormat(width=32, height=32))
+    frames = [
+        TimedFrame(ts, f)
+        for ts, f in zip((7, 1000, 123456789), dark_light_frames(32, 32, 3), strict=True)
+    ]
+    results, summary = run_client(options, frames)
+    assert summary.violations == []
+    assert sorted(r.timestamp for r in results) == [7, 1000, 123456789]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from cryptography import x509
-from lva_extension.client import ClientOptions, ExtensionCallError, ExtensionClient
+from lva_extension.client import ClientOptions, ExtensionCallError, ExtensionClient, TimedFrame
 
 from .graph import ExtensionSpec
 from .sink import InferenceEvent
@@ -146,30 +146,28 @@ class ExtensionNode:
         self, options: ClientOptions, frames: FrameFeed, pending: list[VideoFrame]
     ) -> bool:
         """One ProcessMediaStream call; True when the frames ran out normally."""
-        timestamps: dict[int, int] = {}
         client = ExtensionClient(options)
         self.stats.streams += 1
 
-        async def samples() -> AsyncIterator[bytes]:
-            sequence = 1  # the client numbers samples 2, 3, ... in the order it takes them
+        async def samples() -> AsyncIterator[TimedFrame]:
             while True:
                 frame = pending.pop() if pending else await frames()
                 if frame is None:
                     return
                 data = await asyncio.to_thread(self.spec.image.convert, frame.rgb)
-                sequence += 1
-                timestamps[sequence] = round(frame.pts * TIMESCALE)
                 self.stats.frames_sent += 1
-                yield data
+                # The video's own timestamps, as LVA sends them.
+                yield TimedFrame(round(frame.pts * TIMESCALE), data)
 
         try:
             async for result in client.stream(samples()):
-                timestamp = timestamps.pop(result.sequence, result.timestamp)
                 self.stats.results += 1
                 self.stats.failures = 0
                 self.stats.latencies.append(result.latency)
                 self.emit(
-                    InferenceEvent(self.instance, self.spec.name, timestamp, result.inferences)
+                    InferenceEvent(
+                        self.instance, self.spec.name, result.timestamp, result.inferences
+                    )
                 )
         except ExtensionCallError as error:
             self._failed(f"the extension at {self.spec.address} ended the stream: {error}")

@@ -8,10 +8,11 @@
     print(client.summary.describe())
 
 Frames are RGB numpy arrays (stretched to the stream's size and encoded as it
-says) or ready-made ``bytes`` sent as they are. The client checks the server
-as LVA would: every sample acknowledged exactly once, gap-free sequence
-numbers, timestamps echoed; anything else is recorded in
-``summary.violations``.
+says) or ready-made ``bytes`` sent as they are; their timestamps follow
+``nominal_fps`` unless a frame comes as ``TimedFrame(timestamp, frame)``.
+The client checks the server as LVA would: every sample acknowledged exactly
+once, gap-free sequence numbers, timestamps echoed; anything else is recorded
+in ``summary.violations``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import statistics
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import grpc
 import numpy as np
@@ -32,7 +33,16 @@ from .shm_ring import SharedMemoryRing
 from .sources import fit
 
 Message = extension_pb2.MediaStreamMessage
-Frame = np.ndarray | bytes
+
+
+class TimedFrame(NamedTuple):
+    """A frame with its own presentation timestamp (in ``timescale`` units)."""
+
+    timestamp: int
+    frame: np.ndarray | bytes
+
+
+Frame = np.ndarray | bytes | TimedFrame
 
 
 class ExtensionCallError(Exception):
@@ -333,10 +343,12 @@ class ExtensionClient:
                 delay = started + index / self.options.fps - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+            timestamp = round(index * self.options.timescale / self.options.nominal_fps)
+            if isinstance(frame, TimedFrame):
+                timestamp, frame = frame
             data = await self._encode(frame)
             await window.acquire()
             sequence += 1
-            timestamp = round(index * self.options.timescale / self.options.nominal_fps)
             sample = extension_pb2.MediaSample(timestamp=timestamp)
             region = None
             if ring is not None:
@@ -351,7 +363,7 @@ class ExtensionClient:
             index += 1
         await call.done_writing()
 
-    async def _encode(self, frame: Frame) -> bytes:
+    async def _encode(self, frame: np.ndarray | bytes) -> bytes:
         if isinstance(frame, bytes):
             return frame
         image = fit(frame, self._format.width, self._format.height)
