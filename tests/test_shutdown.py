@@ -78,14 +78,17 @@ def open_stream_forever(address: str, started: threading.Event, result: dict):
     result["outcome"] = raw_call(address, messages(), timeout=60)
 
 
+def start_endless_stream(address: str) -> None:
+    """A stream that has sent a frame and never ends by itself, from a thread."""
+    started: threading.Event = threading.Event()
+    threading.Thread(target=open_stream_forever, args=(address, started, {}), daemon=True).start()
+    assert started.wait(timeout=10)
+    time.sleep(0.3)  # its frame is being served
+
+
 def test_grace_period_expiry_cancels_the_stream_and_exits_zero():
     with server_process("--shutdown-grace-seconds", "1") as running:
-        started, result = threading.Event(), {}
-        threading.Thread(
-            target=open_stream_forever, args=(running.address, started, result), daemon=True
-        ).start()
-        assert started.wait(timeout=10)
-        time.sleep(0.3)
+        start_endless_stream(running.address)
         began = time.monotonic()
         running.process.send_signal(signal.SIGTERM)
         code = running.process.wait(timeout=15)
@@ -98,12 +101,7 @@ def test_grace_period_expiry_cancels_the_stream_and_exits_zero():
 
 def test_a_second_signal_stops_at_once():
     with server_process("--shutdown-grace-seconds", "60") as running:
-        started, result = threading.Event(), {}
-        threading.Thread(
-            target=open_stream_forever, args=(running.address, started, result), daemon=True
-        ).start()
-        assert started.wait(timeout=10)
-        time.sleep(0.3)
+        start_endless_stream(running.address)
         running.process.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         assert running.process.poll() is None  # still draining
