@@ -8,6 +8,7 @@ finish within the grace period, then cancel what is left) and ``close``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -24,7 +25,7 @@ from .limits import ByteBudget, StreamSlots
 from .metrics import NoMetrics, PrometheusMetrics
 from .processors import parse_configuration, resolve_processor_class
 from .proto import extension_pb2_grpc
-from .settings import Binding, Settings
+from .settings import Settings
 from .telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,7 @@ class ExtensionServer:
     @property
     def address(self) -> str:
         """Where a local client reaches this server (after start)."""
-        binding = self.settings.binding
-        return Binding(binding.scheme, binding.host, self.port or 0, binding.path).client_address
+        return dataclasses.replace(self.settings.binding, port=self.port or 0).client_address
 
     async def start(self) -> None:
         settings = self.settings
@@ -163,10 +163,6 @@ class ExtensionServer:
             self._stats_task.cancel()
         self._metrics.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-    async def wait_for_termination(self) -> None:
-        if self._server is not None:
-            await self._server.wait_for_termination()
 
 
 def _check_default_processor(settings: Settings) -> None:
