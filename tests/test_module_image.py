@@ -425,6 +425,25 @@ def test_wheel_from_module_folder_installs_in_fresh_venv_and_serves(tmp_path: Pa
         # As the image's HEALTHCHECK runs it: the address comes from grpcBinding.
         binding_env = {**env, "grpcBinding": f"tcp://127.0.0.1:{port}"}
         assert health(venv, env=binding_env, cwd=workdir).returncode == 0
+        # And it serves frames: the client of the same install, over shared memory.
+        sent = run(
+            [
+                str(venv / "bin" / "lva-extension"),
+                "send",
+                "--shm",
+                "--frames",
+                "30",
+                "--address",
+                f"127.0.0.1:{port}",
+            ],  # fmt: skip
+            timeout=120,
+            env=env,
+            cwd=workdir,
+        )
+        messages = sorted((json.loads(line) for line in sent.stdout.splitlines()),
+                          key=lambda m: m["timestamp"])  # fmt: skip
+        tags = [m["inferences"][0]["classification"]["tag"]["value"] for m in messages]
+        assert tags == ["dark"] * 15 + ["light"] * 15
 
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
