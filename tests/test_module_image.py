@@ -435,7 +435,7 @@ def test_wheel_from_module_folder_installs_in_fresh_venv_and_serves(tmp_path: Pa
                 "30",
                 "--address",
                 f"127.0.0.1:{port}",
-            ],  # fmt: skip
+            ],
             timeout=120,
             env=env,
             cwd=workdir,
