@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,11 +80,20 @@ def start_server() -> Iterator[Callable[..., RunningServer]]:
         running.stop()
 
 
+CLIENT_RING = re.compile(r"^lva-extension-client-(\d+)-")
+
+
 @pytest.fixture
 def shm_dir_clean() -> Iterator[None]:
-    """Fail the test if this process's clients leave shared memory files behind."""
-    ours = f"lva-extension-client-{os.getpid()}-"  # other processes may run tests too
+    """Fail the test if a client ring is left in /dev/shm by this process or one that ended.
+
+    Rings of other live processes are not ours to judge: tests may run side by side.
+    """
     before = set(Path("/dev/shm").iterdir())
     yield
-    left = [p for p in set(Path("/dev/shm").iterdir()) - before if p.name.startswith(ours)]
+    left = []
+    for path in set(Path("/dev/shm").iterdir()) - before:
+        match = CLIENT_RING.match(path.name)
+        if match and (int(match[1]) == os.getpid() or not Path(f"/proc/{match[1]}").exists()):
+            left.append(path)
     assert not left, f"left behind in /dev/shm: {left}"
