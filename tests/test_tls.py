@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 from lva_extension.client import ClientOptions, ExtensionCallError, StreamFormat
 from lva_extension.sources import dark_light_frames
 from lva_extension.tls import client_credentials
 
-from .certificates import make_authority, make_server_certificate
-from .processes import run_command
+from .certificates import make_authority, make_self_signed, make_server_certificate
+from .processes import BIN, run_command
 from .streams import run_client
 
 
@@ -107,3 +110,20 @@ def test_bad_files_are_a_clear_start_up_error(authority, tmp_path, problem):
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_container_health_check_trusts_its_own_self_signed_certificate(start_server, tmp_path):
+    # As in the image: only the environment, a certificate naming the module, and
+    # a check that dials the loopback address of grpcBinding.
+    cert, key = make_self_signed(tmp_path, "grpcExtension")
+    server = start_server(tls_cert_file=str(cert), tls_key_file=str(key))
+    env = {
+        **os.environ,
+        "grpcBinding": f"tcp://0.0.0.0:{server.server.port}",
+        "tlsCertFile": str(cert),
+        "tlsKeyFile": str(key),
+    }
+    result = subprocess.run(
+        [str(BIN / "lva-extension"), "health"], capture_output=True, text=True, env=env, timeout=30
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "SERVING"), result.stderr

@@ -35,13 +35,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _health(args: argparse.Namespace) -> int:
     from .health import check
-    from .tls import client_credentials
+    from .tls import certificate_host_name, client_credentials
 
     settings = Settings.load({})
     address = args.address or settings.binding.client_address
-    ca = args.tls_ca or settings.tls_cert_file  # a self-signed server trusts itself
+    ca, server_name = args.tls_ca, args.server_name
+    if not ca and settings.tls_cert_file:
+        # A container's own HEALTHCHECK: trust the server's (self-signed) certificate,
+        # which names the module, not the loopback address the check dials.
+        ca = settings.tls_cert_file
+        server_name = server_name or certificate_host_name(ca)
     credentials = client_credentials(ca) if ca else None
-    status = check(address, args.timeout, credentials, args.server_name, args.wait)
+    status = check(address, args.timeout, credentials, server_name, args.wait)
     print(status)
     return 0 if status == "SERVING" else 1
 

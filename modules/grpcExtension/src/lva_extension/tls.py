@@ -38,6 +38,23 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     return grpc.ssl_server_credentials([(key, certificate)])
 
 
+def certificate_host_name(path: str | Path) -> str | None:
+    """The first DNS name (else the common name) a PEM certificate is for, or None."""
+    try:
+        # The standard library's own decoder: private, but in every CPython 3.
+        decoded = ssl._ssl._test_decode_cert(str(path))  # type: ignore[attr-defined]
+    except (AttributeError, ssl.SSLError, OSError):
+        return None
+    for kind, value in decoded.get("subjectAltName", ()):
+        if kind == "DNS":
+            return str(value)
+    for rdn in decoded.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None
+
+
 def client_credentials(ca_file: str | Path) -> grpc.ChannelCredentials:
     """Channel credentials that trust the CA (or self-signed certificate) in ca_file."""
     return grpc.ssl_channel_credentials(root_certificates=_read("--tls-ca", str(ca_file)))
