@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 
@@ -71,3 +72,31 @@ class Nothing(Processor):
 
 class NotAProcessor:
     pass
+
+
+class WhereAndHowMany(Processor):
+    """Tags each frame "pid/n": the process that ran it, and how many frames this
+    instance has seen (state that must stay with the stream)."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+        out = []
+        for _ in frames:
+            self.seen += 1
+            out.append([inferences.classification(f"{os.getpid()}/{self.seen}")])
+        return out
+
+
+class DieOnThirdFrame(Processor):
+    """Ends its whole process on the third frame, as a crashing native library would."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+        self.seen += len(frames)
+        if self.seen >= 3:
+            os._exit(3)
+        return [[] for _ in frames]

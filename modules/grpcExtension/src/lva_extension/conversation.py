@@ -3,8 +3,8 @@
 The client's first message must be a MediaStreamDescriptor; it is validated
 (format, transport, processor) before the server answers with its own
 descriptor. Then every MediaSample is read while fewer than the in-flight
-limit are being processed, grouped into batches, decoded and processed on the
-thread pool, and acknowledged exactly once, after the server is done with its
+limit are being processed, grouped into batches, decoded and processed (see
+runners.py for where), and acknowledged exactly once, after the server is done with its
 bytes, in a message that carries that sample's inferences and timestamp.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -21,19 +21,19 @@ import grpc
 
 from .batching import Batcher
 from .errors import ClientGone, ExtensionError, InvalidArgument
-from .frames import FrameFormat, decode, parse_format
+from .frames import FrameFormat, parse_format
 from .limits import ByteBudget, StreamSlots
-from .processors import Processor, create_processor, parse_configuration
-from .processors.base import Frame
-from .proto import extension_pb2, inferencing_pb2
+from .pipeline import FramePipeline, Inferences
+from .processors import ProcessorSpec, create_processor, parse_configuration
+from .proto import extension_pb2
+from .runners import BatchRunner, LocalRunner, ProcessingPool
 from .settings import Settings
 from .telemetry import StreamStats, Telemetry
-from .transports import Transport, open_transport
+from .transports import open_transport, transfer_kind
 
 log = logging.getLogger(__name__)
 
 Message = extension_pb2.MediaStreamMessage
-Inferences = list[inferencing_pb2.Inference]
 Write = Callable[[Message], Awaitable[None]]
 EXTENSION_IDENTIFIER = "lva-extension"
 
@@ -47,6 +47,7 @@ class ServerResources:
     telemetry: Telemetry
     slots: StreamSlots
     budget: ByteBudget
+    pool: ProcessingPool | None = None  # processingProcesses
 
 
 class Responder:
@@ -84,29 +85,14 @@ class PendingSample:
 class MediaStream:
     """What one stream holds between its descriptor and its end."""
 
-    def __init__(
-        self,
-        resources: ServerResources,
-        fmt: FrameFormat,
-        transport: Transport,
-        processor: Processor,
-        processor_name: str,
-    ) -> None:
+    def __init__(self, resources: ServerResources, runner: BatchRunner) -> None:
         self.resources = resources
-        self.settings = resources.settings
-        self.format = fmt
-        self.transport = transport
-        self.processor = processor
-        self.processor_name = processor_name
+        self.runner = runner
         self.stats = StreamStats()
         # Batches of a stateful processor run one at a time, in order.
-        parallel = self.settings.in_flight_limit if processor.thread_safe else 1
+        parallel = resources.settings.in_flight_limit if runner.thread_safe else 1
         self.processing_slots = asyncio.Semaphore(parallel)
-        self.work: set[asyncio.Future[list[Inferences]]] = set()
-        # Seconds a batch takes, averaged: unknown (infinite) until measured.
-        self.batch_cost = float("inf")
         self.held_bytes = 0  # embedded bytes read and not yet acknowledged
-        self._warned_kept_frame = False
 
     async def hold(self, sequence: int, sample: extension_pb2.MediaSample) -> PendingSample:
         """Count a sample's embedded bytes against the server's budget (may wait)."""
@@ -120,100 +106,17 @@ class MediaStream:
         self.held_bytes -= item.held_bytes
 
     async def process(self, batch: list[PendingSample]) -> list[Inferences]:
-        """Decode and process a batch; never leaves work behind.
-
-        A batch goes to the thread pool, unless this stream's batches have proven
-        cheaper than inlineProcessingMs: then handing it to a thread and back (and
-        waiting for the GIL on return) costs more than the work, so it runs here.
-        """
+        """Decode and process a batch; when this returns, its bytes are not read again."""
         async with self.processing_slots:
-            if self.batch_cost < self.settings.inline_processing_ms / 1000:
-                return self._process_batch(batch)
-            future = asyncio.get_running_loop().run_in_executor(
-                self.resources.executor, self._process_batch, batch
-            )
-            self.work.add(future)
-            future.add_done_callback(self.work.discard)
-            # Shielded: a cancelled stream must not forget a batch still on a thread.
-            return await asyncio.shield(future)
+            result = await self.runner.run([(item.sequence, item.sample) for item in batch])
+        self.stats.processor_errors += result.failed_frames
+        return result.inferences
 
     async def close(self) -> None:
-        # A cancelled stream may still have a batch on a worker thread, reading
-        # the mapping: let it finish before unmapping.
-        if self.work:
-            await asyncio.wait(set(self.work))
-        try:
-            self.processor.close()
-        except Exception:
-            log.exception("processor %s failed to close", self.processor_name)
-        self.transport.close()
+        await self.runner.close()
         # Samples read but never acknowledged (the stream broke) give their bytes back.
         self.resources.budget.release(self.held_bytes)
         self.held_bytes = 0
-
-    def _process_batch(self, batch: Sequence[PendingSample]) -> list[Inferences]:
-        started = time.perf_counter()
-        try:
-            return self._decode_and_process(batch)
-        finally:
-            cost = time.perf_counter() - started
-            # A moving average, so one slow batch (a model warming up) or one fast
-            # one does not flip the choice; a first batch sets it outright.
-            previous = self.batch_cost
-            self.batch_cost = cost if previous == float("inf") else 0.9 * previous + 0.1 * cost
-
-    def _decode_and_process(self, batch: Sequence[PendingSample]) -> list[Inferences]:
-        buffers: list[bytes | memoryview] = []
-        frames: list[Frame] = []
-        try:
-            for item in batch:
-                try:
-                    data = self.transport.sample_bytes(item.sample)
-                    buffers.append(data)
-                    image = decode(self.format, data, self.settings.max_frame_pixels)
-                except ExtensionError as error:
-                    error.message = f"sample {item.sequence}: {error.message}"
-                    raise
-                frames.append(Frame(image, item.sample.timestamp, tuple(item.sample.inferences)))
-            return self._run_processor(frames)
-        finally:
-            # Drop every view of the sample bytes before they are acknowledged.
-            frames.clear()
-            self._release(buffers)
-
-    def _run_processor(self, frames: list[Frame]) -> list[Inferences]:
-        try:
-            results = self.processor.process(frames)
-            if len(results) != len(frames):
-                raise RuntimeError(
-                    f"process() returned {len(results)} results for {len(frames)} frames"
-                )
-            return [list(r) for r in results]
-        except Exception:
-            first = self.stats.count_processor_errors(len(frames))
-            log.log(
-                logging.ERROR if first else logging.DEBUG,
-                "processor %s failed on %d frame(s); they are acknowledged without inferences"
-                " (later failures of this stream are logged at DEBUG and counted)",
-                self.processor_name,
-                len(frames),
-                exc_info=True,
-            )
-            return [[] for _ in frames]
-
-    def _release(self, buffers: list[bytes | memoryview]) -> None:
-        for buffer in buffers:
-            if isinstance(buffer, memoryview):
-                try:
-                    buffer.release()
-                except BufferError:
-                    if not self._warned_kept_frame:
-                        self._warned_kept_frame = True
-                        log.warning(
-                            "processor %s keeps frames past process(); copy frames you keep:"
-                            " shared memory may be overwritten once a sample is acknowledged",
-                            self.processor_name,
-                        )
 
 
 class Conversation:
@@ -298,27 +201,39 @@ class Conversation:
         spec = parse_configuration(
             descriptor.extension_configuration, self._settings.default_processor
         )
-        transport = open_transport(descriptor)
-        try:
-            # A processor may load a model: keep that off the event loop.
-            processor = await asyncio.get_running_loop().run_in_executor(
-                self._resources.executor,
-                create_processor,
-                spec,
-                self._settings.allow_processor_paths,
-            )
-        except BaseException:
-            transport.close()
-            raise
+        runner = await self._runner(descriptor, spec, fmt)
         log.info(
             "stream from %s opened: graph=%s format=%s transfer=%s processor=%s",
             self._peer,
             _graph_name(descriptor),
             fmt.describe(),
-            transport.kind,
+            transfer_kind(descriptor),
             spec.name,
         )
-        return MediaStream(self._resources, fmt, transport, processor, spec.name)
+        return MediaStream(self._resources, runner)
+
+    async def _runner(
+        self,
+        descriptor: extension_pb2.MediaStreamDescriptor,
+        spec: ProcessorSpec,
+        fmt: FrameFormat,
+    ) -> BatchRunner:
+        settings = self._settings
+        if self._resources.pool is not None:
+            return await self._resources.pool.open(
+                descriptor, spec, fmt, settings.allow_processor_paths, settings.max_frame_pixels
+            )
+        transport = open_transport(descriptor)
+        try:
+            # A processor may load a model: keep that off the event loop.
+            processor = await asyncio.get_running_loop().run_in_executor(
+                self._resources.executor, create_processor, spec, settings.allow_processor_paths
+            )
+        except BaseException:
+            transport.close()
+            raise
+        pipeline = FramePipeline(transport, fmt, processor, spec.name, settings.max_frame_pixels)
+        return LocalRunner(pipeline, self._resources.executor, settings.inline_processing_ms / 1000)
 
     async def _serve_samples(
         self,

@@ -25,6 +25,7 @@ from .limits import ByteBudget, StreamSlots
 from .metrics import NoMetrics, PrometheusMetrics
 from .processors import parse_configuration, resolve_processor_class
 from .proto import extension_pb2_grpc
+from .runners import ProcessingPool
 from .settings import Settings
 from .telemetry import Telemetry
 
@@ -74,6 +75,7 @@ class ExtensionServer:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="lva-process")
         self._slots = StreamSlots(settings.max_streams)
         self._server: grpc.aio.Server | None = None
+        self._pool: ProcessingPool | None = None
 
     @property
     def address(self) -> str:
@@ -85,12 +87,15 @@ class ExtensionServer:
         if settings.metrics_port:
             self._metrics = PrometheusMetrics(settings.metrics_port, _metrics_host(settings))
         telemetry = Telemetry(self._metrics)
+        if settings.processing_processes:
+            self._pool = ProcessingPool(settings.processing_processes, settings.log_level.upper())
         resources = ServerResources(
             settings,
             self._executor,
             telemetry,
             self._slots,
             ByteBudget(settings.max_held_mib * 1024 * 1024),
+            self._pool,
         )
         self._server = server = grpc.aio.server(
             interceptors=self._interceptors,
@@ -163,6 +168,8 @@ class ExtensionServer:
             self._stats_task.cancel()
         self._metrics.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown()
 
 
 def _check_default_processor(settings: Settings) -> None:

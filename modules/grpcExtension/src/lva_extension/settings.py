@@ -126,6 +126,11 @@ class Settings:
     processing_threads: int = setting(
         0, "processingThreads", "threads that decode and process frames (0: CPU count + 4)"
     )
+    processing_processes: int = setting(
+        0,
+        "processingProcesses",
+        "run processors in this many processes, each stream pinned to one (0: in this one)",
+    )
     inline_processing_ms: float = setting(
         3.0,
         "inlineProcessingMs",
@@ -173,6 +178,12 @@ class Settings:
         _require(self.max_frame_pixels >= 1, "maxFramePixels", "at least 1", self.max_frame_pixels)
         _require(
             self.processing_threads >= 0, "processingThreads", "0 or more", self.processing_threads
+        )
+        _require(
+            0 <= self.processing_processes <= 256,
+            "processingProcesses",
+            "0 to 256",
+            self.processing_processes,
         )
         _require(
             self.inline_processing_ms >= 0,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -25,14 +24,6 @@ class StreamStats:
     processor_errors: int = 0
     started: float = field(default_factory=time.monotonic)
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def count_processor_errors(self, frames: int) -> bool:
-        """Count failed frames (from worker threads); True for the stream's first failure."""
-        with self._lock:
-            first = self.processor_errors == 0
-            self.processor_errors += frames
-            return first
 
     def summary(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)

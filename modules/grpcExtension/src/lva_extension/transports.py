@@ -134,6 +134,13 @@ def _map_read_only(path: Path, length: int) -> mmap.mmap:
         os.close(fd)
 
 
+def transfer_kind(descriptor: extension_pb2.MediaStreamDescriptor) -> str:
+    """How a stream's descriptor says its frames travel: embedded or sharedMemory."""
+    if descriptor.WhichOneof("data_transfer_properties") is None:
+        return EmbeddedTransport.kind
+    return SharedMemoryTransport.kind
+
+
 def open_transport(descriptor: extension_pb2.MediaStreamDescriptor) -> Transport:
     """The transport a stream's descriptor asks for."""
     if descriptor.WhichOneof("data_transfer_properties") is None:

@@ -1,0 +1,116 @@
+"""One batch of a stream, from sample bytes to inferences: read, decode, process.
+
+The same code runs in the server process (on the event loop or a thread) and,
+with ``processingProcesses``, in a processing process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import ExtensionError
+from .frames import FrameFormat, decode
+from .processors.base import Frame, Processor
+from .proto import extension_pb2, inferencing_pb2
+from .transports import Transport
+
+log = logging.getLogger(__name__)
+
+Inferences = list[inferencing_pb2.Inference]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    inferences: list[Inferences]  # one list per frame, in the batch's order
+    failed_frames: int  # frames whose processor raised (acknowledged without inferences)
+    seconds: float  # how long the batch took
+
+
+class FramePipeline:
+    """A stream's transport, frame format and processor, applied to batches."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        fmt: FrameFormat,
+        processor: Processor,
+        processor_name: str,
+        max_frame_pixels: int,
+    ) -> None:
+        self.transport = transport
+        self.format = fmt
+        self.processor = processor
+        self.processor_name = processor_name
+        self.max_frame_pixels = max_frame_pixels
+        self._failures = 0
+        self._lock = threading.Lock()  # batches of thread-safe processors run side by side
+        self._warned_kept_frame = False
+
+    def run(self, batch: Sequence[tuple[int, extension_pb2.MediaSample]]) -> BatchResult:
+        """Process (sequence number, sample) pairs; the bytes are released on return."""
+        started = time.perf_counter()
+        buffers: list[bytes | memoryview] = []
+        frames: list[Frame] = []
+        try:
+            for sequence, sample in batch:
+                try:
+                    data = self.transport.sample_bytes(sample)
+                    buffers.append(data)
+                    image = decode(self.format, data, self.max_frame_pixels)
+                except ExtensionError as error:
+                    detail = error.message.removeprefix("sample: ")
+                    raise type(error)(f"sample {sequence}: {detail}") from None
+                frames.append(Frame(image, sample.timestamp, tuple(sample.inferences)))
+            inferences, failed = self._process(frames)
+        finally:
+            # Drop every view of the sample bytes before they are acknowledged.
+            frames.clear()
+            self._release(buffers)
+        return BatchResult(inferences, failed, time.perf_counter() - started)
+
+    def close(self) -> None:
+        try:
+            self.processor.close()
+        except Exception:
+            log.exception("processor %s failed to close", self.processor_name)
+        self.transport.close()
+
+    def _process(self, frames: list[Frame]) -> tuple[list[Inferences], int]:
+        try:
+            results = self.processor.process(frames)
+            if len(results) != len(frames):
+                raise RuntimeError(
+                    f"process() returned {len(results)} results for {len(frames)} frames"
+                )
+            return [list(r) for r in results], 0
+        except Exception:
+            with self._lock:
+                first = self._failures == 0
+                self._failures += len(frames)
+            log.log(
+                logging.ERROR if first else logging.DEBUG,
+                "processor %s failed on %d frame(s); they are acknowledged without inferences"
+                " (later failures of this stream are logged at DEBUG and counted)",
+                self.processor_name,
+                len(frames),
+                exc_info=True,
+            )
+            return [[] for _ in frames], len(frames)
+
+    def _release(self, buffers: list[bytes | memoryview]) -> None:
+        for buffer in buffers:
+            if isinstance(buffer, memoryview):
+                try:
+                    buffer.release()
+                except BufferError:
+                    if not self._warned_kept_frame:
+                        self._warned_kept_frame = True
+                        log.warning(
+                            "processor %s keeps frames past process(); copy frames you keep:"
+                            " shared memory may be overwritten once a sample is acknowledged",
+                            self.processor_name,
+                        )

@@ -1,0 +1,198 @@
+"""Where a stream's batches run: here (the event loop or a thread), or in a
+processing process. Both answer with a BatchResult."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Protocol, cast
+
+from .errors import ExtensionError
+from .frames import FrameFormat
+from .pipeline import BatchResult, FramePipeline
+from .processors import ProcessorSpec, create_processor
+from .proto import extension_pb2, inferencing_pb2
+from .transports import open_transport
+
+log = logging.getLogger(__name__)
+
+Batch = list[tuple[int, extension_pb2.MediaSample]]
+
+
+class BatchRunner(Protocol):
+    thread_safe: bool
+
+    async def run(self, batch: Batch) -> BatchResult: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalRunner:
+    """Batches run in this process: on the event loop when they have proven cheaper
+    than ``inline_seconds`` (handing them to a thread and back would cost more than
+    the work), else on the thread pool (numpy and model runtimes release the GIL)."""
+
+    def __init__(self, pipeline: FramePipeline, executor: Executor, inline_seconds: float) -> None:
+        self.pipeline = pipeline
+        self.thread_safe = pipeline.processor.thread_safe
+        self._executor = executor
+        self._inline_seconds = inline_seconds
+        self._cost = float("inf")  # seconds a batch takes, averaged; unknown at first
+        self._work: set[asyncio.Future[BatchResult]] = set()
+
+    async def run(self, batch: Batch) -> BatchResult:
+        if self._cost < self._inline_seconds:
+            result = self.pipeline.run(batch)
+        else:
+            future = asyncio.get_running_loop().run_in_executor(
+                self._executor, self.pipeline.run, batch
+            )
+            self._work.add(future)
+            future.add_done_callback(self._work.discard)
+            # Shielded: a cancelled stream must not forget a batch still on a thread.
+            result = await asyncio.shield(future)
+        # A moving average, so that one slow batch (a model warming up) or one fast
+        # one does not flip the choice; the first batch sets it outright.
+        previous = self._cost
+        self._cost = (
+            result.seconds if previous == float("inf") else 0.9 * previous + 0.1 * result.seconds
+        )
+        return result
+
+    async def close(self) -> None:
+        # A cancelled stream may still have a batch on a thread reading the mapping.
+        if self._work:
+            await asyncio.wait(set(self._work))
+        self.pipeline.close()
+
+
+# --- processing processes ---------------------------------------------------
+
+_pipelines: dict[int, FramePipeline] = {}  # inside a processing process, by stream
+
+
+def _initialize(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+    )
+
+
+def _open(
+    stream: int,
+    descriptor: bytes,
+    spec: ProcessorSpec,
+    fmt: FrameFormat,
+    allow_paths: bool,
+    max_frame_pixels: int,
+) -> bool:
+    # The shared memory is mapped here, in the process that reads the frames.
+    transport = open_transport(extension_pb2.MediaStreamDescriptor.FromString(descriptor))
+    try:
+        processor = create_processor(spec, allow_paths)
+    except BaseException:
+        transport.close()
+        raise
+    _pipelines[stream] = FramePipeline(transport, fmt, processor, spec.name, max_frame_pixels)
+    return processor.thread_safe
+
+
+def _run(stream: int, batch: list[tuple[int, bytes]]) -> tuple[list[list[bytes]], int, float]:
+    # Messages cross the process boundary serialized, as they travel on the wire.
+    samples = [(sequence, extension_pb2.MediaSample.FromString(raw)) for sequence, raw in batch]
+    result = _pipelines[stream].run(samples)
+    inferences = [[i.SerializeToString() for i in frame] for frame in result.inferences]
+    return inferences, result.failed_frames, result.seconds
+
+
+def _close(stream: int) -> None:
+    _pipelines.pop(stream).close()
+
+
+class ProcessingPool:
+    """``size`` processing processes; each stream is pinned to one, where its
+    processor lives, so that a stateful processor sees its frames in order."""
+
+    def __init__(self, size: int, log_level: str) -> None:
+        self._log_level = log_level
+        self._executors = [self._new_executor() for _ in range(size)]
+        self._turn = itertools.count()
+        self._streams = itertools.count(1)
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),  # no inherited threads or loops
+            initializer=_initialize,
+            initargs=(self._log_level,),
+        )
+
+    async def open(
+        self,
+        descriptor: extension_pb2.MediaStreamDescriptor,
+        spec: ProcessorSpec,
+        fmt: FrameFormat,
+        allow_paths: bool,
+        max_frame_pixels: int,
+    ) -> RemoteRunner:
+        index = next(self._turn) % len(self._executors)
+        stream = next(self._streams)
+        runner = RemoteRunner(self, index, stream)
+        thread_safe = await runner.call(
+            _open, stream, descriptor.SerializeToString(), spec, fmt, allow_paths, max_frame_pixels
+        )
+        runner.thread_safe = bool(thread_safe)
+        return runner
+
+    def executor(self, index: int) -> ProcessPoolExecutor:
+        return self._executors[index]
+
+    def replace(self, index: int, broken: ProcessPoolExecutor) -> None:
+        """A processing process died: its streams end; new ones get a new process."""
+        if self._executors[index] is broken:
+            log.error("processing process %d died; starting a new one", index)
+            self._executors[index] = self._new_executor()
+
+    def shutdown(self) -> None:
+        for executor in self._executors:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+class RemoteRunner:
+    """A stream's batches, run by its processing process."""
+
+    thread_safe = False
+
+    def __init__(self, pool: ProcessingPool, index: int, stream: int) -> None:
+        self._pool = pool
+        self._index = index
+        self._stream = stream
+        self._executor = pool.executor(index)
+
+    async def call(self, function: object, *args: object) -> object:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor,
+                function,  # type: ignore[arg-type]
+                *args,
+            )
+        except BrokenProcessPool:
+            self._pool.replace(self._index, self._executor)
+            raise ExtensionError(
+                "the processing process of this stream died (see the log)"
+            ) from None
+
+    async def run(self, batch: Batch) -> BatchResult:
+        raw = [(sequence, sample.SerializeToString()) for sequence, sample in batch]
+        answer = await asyncio.shield(self.call(_run, self._stream, raw))
+        inferences, failed, seconds = cast(tuple[list[list[bytes]], int, float], answer)
+        parse = inferencing_pb2.Inference.FromString
+        return BatchResult([[parse(i) for i in frame] for frame in inferences], failed, seconds)
+
+    async def close(self) -> None:
+        with contextlib.suppress(ExtensionError):  # a dead process took its mapping along
+            await self.call(_close, self._stream)
