@@ -110,7 +110,9 @@ def _run(stream: int, batch: list[tuple[int, bytes]]) -> tuple[list[list[bytes]]
 
 
 def _close(stream: int) -> None:
-    _pipelines.pop(stream).close()
+    pipeline = _pipelines.pop(stream, None)  # None: its opening failed
+    if pipeline is not None:
+        pipeline.close()
 
 
 class ProcessingPool:
@@ -142,10 +144,23 @@ class ProcessingPool:
         index = next(self._turn) % len(self._executors)
         stream = next(self._streams)
         runner = RemoteRunner(self, index, stream)
-        thread_safe = await runner.call(
-            _open, stream, descriptor.SerializeToString(), spec, fmt, allow_paths, max_frame_pixels
+        opening = asyncio.ensure_future(
+            runner.call(
+                _open,
+                stream,
+                descriptor.SerializeToString(),
+                spec,
+                fmt,
+                allow_paths,
+                max_frame_pixels,
+            )
         )
-        runner.thread_safe = bool(thread_safe)
+        try:
+            runner.thread_safe = bool(await asyncio.shield(opening))
+        except asyncio.CancelledError:
+            # The client left while the process was opening: close it there once opened.
+            opening.add_done_callback(lambda _: asyncio.ensure_future(runner.close()))
+            raise
         return runner
 
     def executor(self, index: int) -> ProcessPoolExecutor:
