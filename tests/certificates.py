@@ -71,7 +71,12 @@ def make_server_certificate(
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .sign(authority.key, hashes.SHA256())
     )
-    stem = directory / f"{host}{'-expired' if expired else ''}"
+    return _write_pair(certificate, key, directory / f"{host}{'-expired' if expired else ''}")
+
+
+def _write_pair(
+    certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey, stem: Path
+) -> tuple[Path, Path]:
     cert_path, key_path = stem.with_suffix(".crt"), stem.with_suffix(".key")
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
@@ -98,13 +103,4 @@ def make_self_signed(directory: Path, host: str) -> tuple[Path, Path]:
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = directory / f"{host}-self.crt", directory / f"{host}-self.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    return _write_pair(certificate, key, directory / f"{host}-self")
