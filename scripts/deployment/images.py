@@ -3,13 +3,13 @@ own modules, read from `modules/<folder>/module.json`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DeploymentError
 from .expand import expand_document
+from .jsonfile import read_json
 
 PLACEHOLDER_PREFIX = "MODULES."
 
@@ -29,12 +29,7 @@ class ModuleImage:
 
 
 def load_module_image(module_json: Path, folder: str, variables: Mapping[str, str]) -> ModuleImage:
-    try:
-        raw = json.loads(module_json.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise DeploymentError(f"cannot read {module_json}: {error.strerror}") from error
-    except json.JSONDecodeError as error:
-        raise DeploymentError(f"{module_json} is not valid JSON: {error}") from error
+    raw = read_json(module_json, str(module_json))
     document, unresolved = expand_document(raw, variables.get)
     if unresolved:
         raise DeploymentError(

@@ -4,7 +4,6 @@ into chunks, drop `$schema-template`, then validate."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from .createoptions import split_settings
 from .errors import DeploymentError
 from .expand import expand_document
 from .images import ImageResolver, is_image_placeholder
+from .jsonfile import read_json
 from .transfer import IpcLayout, apply_ipc_layout
 from .validate import validate_manifest
 
@@ -20,12 +20,7 @@ TEMPLATE_SUFFIX = ".template.json"
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise DeploymentError(f"cannot read template {path}: {error.strerror}") from error
-    except json.JSONDecodeError as error:
-        raise DeploymentError(f"template {path} is not valid JSON: {error}") from error
+    document = read_json(path, f"template {path}")
     if not isinstance(document, dict):
         raise DeploymentError(f"template {path} is not a JSON object")
     return document
