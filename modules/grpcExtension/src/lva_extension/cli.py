@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,6 +16,7 @@ from . import __version__
 from .errors import ConfigurationError
 from .frames import PIXEL_LAYOUTS, pixel_format_name
 from .inferences import to_message
+from .logs import configure_logging
 from .settings import Settings, add_setting_flags
 
 
@@ -24,7 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     settings = Settings.load(vars(args))
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     if settings.workers > 1:
         from .workers import Supervisor
 
@@ -66,7 +66,7 @@ def _send(args: argparse.Namespace) -> int:
     from .client import ClientOptions, ExtensionCallError, ExtensionClient, StreamFormat
     from .tls import client_credentials
 
-    _configure_logging("WARNING")
+    configure_logging("WARNING")
     metadata: tuple[tuple[str, str], ...] = ()
     if args.username:
         password = args.password or os.environ.get("LVA_EXTENSION_PASSWORD", "")
@@ -120,14 +120,6 @@ def _sample_clip(args: argparse.Namespace) -> int:
 def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-ca", help="connect with TLS, trusting this PEM CA certificate")
     parser.add_argument("--server-name", help="expect this name in the server certificate")
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:

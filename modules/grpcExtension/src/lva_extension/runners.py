@@ -14,6 +14,7 @@ from typing import Protocol, cast
 
 from .errors import ExtensionError
 from .frames import FrameFormat
+from .logs import configure_logging
 from .pipeline import BatchResult, FramePipeline
 from .processors import ProcessorSpec, create_processor
 from .proto import extension_pb2, inferencing_pb2
@@ -76,12 +77,6 @@ class LocalRunner:
 _pipelines: dict[int, FramePipeline] = {}  # inside a processing process, by stream
 
 
-def _initialize(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
-    )
-
-
 def _open(
     stream: int,
     descriptor: bytes,
@@ -129,7 +124,7 @@ class ProcessingPool:
         return ProcessPoolExecutor(
             1,
             mp_context=multiprocessing.get_context("spawn"),  # no inherited threads or loops
-            initializer=_initialize,
+            initializer=configure_logging,
             initargs=(self._log_level,),
         )
 
