@@ -39,12 +39,6 @@ class PermissionDenied(ExtensionError):
     status = grpc.StatusCode.PERMISSION_DENIED
 
 
-class Unauthenticated(ExtensionError):
-    """The call carries missing or wrong credentials."""
-
-    status = grpc.StatusCode.UNAUTHENTICATED
-
-
 class ResourceExhausted(ExtensionError):
     """A limit of the server is reached; the client may retry later."""
 

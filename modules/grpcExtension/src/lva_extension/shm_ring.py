@@ -113,10 +113,6 @@ class SharedMemoryRing:
             self._allocator.free(offset)
             self._room.notify_all()
 
-    @property
-    def live_regions(self) -> list[tuple[int, int]]:
-        return self._allocator.live
-
     def close(self) -> None:
         """Unmap and remove the file; safe to call twice."""
         if not self._map.closed:
