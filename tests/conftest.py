@@ -2,60 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lva_extension.server import ExtensionServer
-from lva_extension.settings import Settings
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-class RunningServer:
-    """An ExtensionServer serving from its own event loop thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self.server: ExtensionServer = self._call(self._start())
-
-    def _call(self, coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
-
-    async def _start(self) -> ExtensionServer:
-        server = ExtensionServer(self.settings)
-        await server.start()
-        return server
-
-    @property
-    def address(self) -> str:
-        return self.server.address
-
-    def stop(self) -> None:
-        self._call(self.server.stop(0))
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-
-@contextmanager
-def running_server(**overrides: Any) -> Iterator[RunningServer]:
-    settings = replace(Settings(grpc_binding="tcp://127.0.0.1:0"), **overrides)
-    server = RunningServer(settings)
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.support.servers import RunningServer, loopback_settings, running_server
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +26,7 @@ def start_server() -> Iterator[Callable[..., RunningServer]]:
     started: list[RunningServer] = []
 
     def start(**overrides: Any) -> RunningServer:
-        settings = replace(Settings(grpc_binding="tcp://127.0.0.1:0"), **overrides)
-        started.append(RunningServer(settings))
+        started.append(RunningServer(loopback_settings(**overrides)))
         return started[-1]
 
     yield start

@@ -6,7 +6,7 @@ import dataclasses
 
 from lva_extension.settings import Settings
 
-from .conftest import REPO
+from tests.support.paths import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
