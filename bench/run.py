@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat
+from lva_extension.client.clips import dark_light_frames
 from lva_extension.frames import encode
-from lva_extension.sources import dark_light_frames
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"

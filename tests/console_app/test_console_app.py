@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lva_extension.sources import dark_light_frames, write_clip
+from lva_extension.client.clips import dark_light_frames, write_clip
 from lva_simulator.sources import Playback
 
 from tests.support.paths import REPO

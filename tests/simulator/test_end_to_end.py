@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lva_extension.sources import dark_light_frames, is_dark_scene, write_clip
+from lva_extension.client.clips import dark_light_frames, is_dark_scene, write_clip
 from lva_simulator.sources import Playback
 
 from tests.support.certificates import make_authority, make_server_certificate

@@ -10,7 +10,7 @@ import copy
 from pathlib import Path
 
 import pytest
-from lva_extension.sources import dark_light_frames, write_clip
+from lva_extension.client.clips import dark_light_frames, write_clip
 
 from tests.support.simulator import TOPOLOGY_NAME, instance, running_simulator, topology
 

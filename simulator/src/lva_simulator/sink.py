@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from lva_extension.inferences import to_message
+from lva_extension.client.inference_json import to_message
 from lva_extension.proto.inferencing_pb2 import Inference
 
 from .topology import now_iso

@@ -7,9 +7,9 @@ import json
 import jsonschema
 import pytest
 from lva_extension import inferences
-from lva_extension.client import ClientOptions, StreamFormat
+from lva_extension.client import ClientOptions, StreamFormat, inference_json
+from lva_extension.client.clips import dark_light_frames
 from lva_extension.proto import inferencing_pb2
-from lva_extension.sources import dark_light_frames
 
 from tests.support.paths import DATA
 from tests.support.streams import run_client
@@ -94,19 +94,19 @@ EXAMPLES = {
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_each_inference_type_renders_as_lva_publishes_it(name):
     inference, expected = EXAMPLES[name]
-    message = inferences.to_message(1234, [inference])
+    message = inference_json.to_message(1234, [inference])
     assert message == {"timestamp": 1234, "inferences": [expected]}
     jsonschema.validate(message, SCHEMA)
 
 
 def test_frames_without_inferences_publish_nothing():
-    assert inferences.to_message(5, []) is None
+    assert inference_json.to_message(5, []) is None
 
 
 def test_auto_type_takes_the_kind_of_its_value():
     inference = inferences.classification("x")
     inference.type = inferencing_pb2.Inference.AUTO
-    assert inferences.inference_to_json(inference)["type"] == "classification"
+    assert inference_json.inference_to_json(inference)["type"] == "classification"
 
 
 def test_server_output_validates_against_the_schema(server):
@@ -115,5 +115,5 @@ def test_server_output_validates_against_the_schema(server):
         dark_light_frames(32, 32, 6),
     )
     for result in results:
-        message = inferences.to_message(result.timestamp, result.inferences)
+        message = inference_json.to_message(result.timestamp, result.inferences)
         jsonschema.validate(message, SCHEMA)

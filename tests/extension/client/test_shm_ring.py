@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from lva_extension.shm_ring import RingAllocator, SharedMemoryRing
+from lva_extension.client.shm_ring import RingAllocator, SharedMemoryRing
 
 
 def overlaps(regions: list[tuple[int, int]]) -> bool:

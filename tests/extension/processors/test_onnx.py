@@ -27,11 +27,11 @@ import onnx
 import pytest
 from lva_extension.client import ClientOptions, ExtensionCallError, StreamFormat
 from lva_extension.errors import InvalidArgument
+from lva_extension.frames.resize import fit
 from lva_extension.processors import ProcessorSpec, create_processor
 from lva_extension.processors.base import Frame
-from lva_extension.processors.letterbox import fit
 from lva_extension.processors.onnx import OnnxProcessor
-from lva_extension.processors.onnx_decoders import YoloDecoder, class_nms
+from lva_extension.processors.onnx.decoders import YoloDecoder, class_nms
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.support.servers import RunningServer, running_server

@@ -6,9 +6,9 @@ import base64
 
 import grpc
 import pytest
-from lva_extension.auth import basic_header
 from lva_extension.client import ClientOptions, StreamFormat
-from lva_extension.sources import dark_light_frames
+from lva_extension.client.clips import dark_light_frames
+from lva_extension.client.credentials import basic_header
 
 from tests.support.processes import run_command, server_process
 from tests.support.streams import descriptor, raw_call, run_client, sample

@@ -10,7 +10,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat
-from lva_extension.sources import dark_light_frames
+from lva_extension.client.clips import dark_light_frames
 
 from tests.support.processes import run_command, server_process
 from tests.support.streams import descriptor, raw_call, sample

@@ -9,11 +9,11 @@ import signal
 import time
 
 from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat
-from lva_extension.sources import dark_light_frames
+from lva_extension.client.clips import dark_light_frames
 
 from tests.support.processes import run_command, server_process
 
-OPENED = re.compile(r"\[(\d+)\] lva_extension.conversation: stream from \S+ opened")
+OPENED = re.compile(r"\[(\d+)\] lva_extension.stream.conversation: stream from \S+ opened")
 
 
 def worker_pids(supervisor: int) -> set[int]:

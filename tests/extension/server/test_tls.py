@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 from lva_extension.client import ClientOptions, ExtensionCallError, StreamFormat
-from lva_extension.sources import dark_light_frames
-from lva_extension.tls import client_credentials
+from lva_extension.client.clips import dark_light_frames
+from lva_extension.client.credentials import client_credentials
 
 from tests.support.certificates import make_authority, make_self_signed, make_server_certificate
 from tests.support.processes import BIN, run_command

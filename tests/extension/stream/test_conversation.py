@@ -9,7 +9,7 @@ import grpc
 import numpy as np
 import pytest
 from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat, TimedFrame
-from lva_extension.sources import dark_light_frames, is_dark_scene
+from lva_extension.client.clips import dark_light_frames, is_dark_scene
 
 from tests.support.streams import descriptor, raw_call, run_client, sample, tags
 

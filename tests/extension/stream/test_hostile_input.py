@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 from lva_extension.client import ClientOptions, StreamFormat
-from lva_extension.sources import dark_light_frames
+from lva_extension.client.clips import dark_light_frames
 
 from tests.support.paths import DATA
 from tests.support.streams import (

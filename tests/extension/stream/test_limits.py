@@ -10,8 +10,8 @@ import urllib.request
 import grpc
 import numpy as np
 from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat
+from lva_extension.client.clips import dark_light_frames
 from lva_extension.proto import extension_pb2_grpc
-from lva_extension.sources import dark_light_frames
 
 from tests.support.streams import descriptor, raw_call, run_client, sample
 

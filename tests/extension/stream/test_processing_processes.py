@@ -9,7 +9,7 @@ from pathlib import Path
 import grpc
 import pytest
 from lva_extension.client import ClientOptions, ExtensionCallError, ExtensionClient, StreamFormat
-from lva_extension.sources import dark_light_frames
+from lva_extension.client.clips import dark_light_frames
 
 from tests.support.streams import descriptor, raw_call, run_client, sample, tags
 

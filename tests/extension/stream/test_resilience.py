@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lva_extension.client import ClientOptions, StreamFormat
+from lva_extension.client.clips import dark_light_frames
 from lva_extension.proto import extension_pb2_grpc
-from lva_extension.sources import dark_light_frames
 
 from tests.support.processes import mapped_paths, server_process
 from tests.support.streams import (

@@ -15,7 +15,6 @@ import numpy as np
 from . import __version__
 from .errors import ConfigurationError
 from .frames import PIXEL_LAYOUTS, pixel_format_name
-from .inferences import to_message
 from .logs import configure_logging
 from .settings import Settings, add_setting_flags
 
@@ -26,16 +25,16 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.load(vars(args))
     configure_logging(settings.log_level)
     if settings.workers > 1:
-        from .workers import Supervisor
+        from .server.supervisor import Supervisor
 
-        return Supervisor(settings).run()
+        return Supervisor(settings).supervise()
     asyncio.run(serve(settings))
     return 0
 
 
 def _health(args: argparse.Namespace) -> int:
-    from .health import check
-    from .tls import certificate_host_name, client_credentials
+    from .client.credentials import certificate_host_name, client_credentials
+    from .client.health import probe
 
     settings = Settings.load({})
     address = args.address or settings.binding.client_address
@@ -46,31 +45,29 @@ def _health(args: argparse.Namespace) -> int:
         ca = settings.tls_cert_file
         server_name = server_name or certificate_host_name(ca)
     credentials = client_credentials(ca) if ca else None
-    status = check(address, args.timeout, credentials, server_name, args.wait)
+    status = probe(address, args.timeout, credentials, server_name, args.wait)
     print(status)
     return 0 if status == "SERVING" else 1
 
 
 def _frames(args: argparse.Namespace) -> Iterator[np.ndarray]:
-    from . import sources
+    from .client import clips
 
     if args.video:
-        return sources.video_frames(args.video, args.frames, loop=args.loop)
+        return clips.video_frames(args.video, args.frames, loop=args.loop)
     if args.image:
-        return sources.image_frames(args.image, args.frames or 1)
-    return sources.dark_light_frames(args.width, args.height, args.frames or 60)
+        return clips.image_frames(args.image, args.frames or 1)
+    return clips.dark_light_frames(args.width, args.height, args.frames or 60)
 
 
 def _send(args: argparse.Namespace) -> int:
-    from .auth import HEADER, basic_header
     from .client import ClientOptions, ExtensionCallError, ExtensionClient, StreamFormat
-    from .tls import client_credentials
+    from .client.credentials import auth_metadata, client_credentials
+    from .client.inference_json import to_message
 
     configure_logging("WARNING")
-    metadata: tuple[tuple[str, str], ...] = ()
-    if args.username:
-        password = args.password or os.environ.get("LVA_EXTENSION_PASSWORD", "")
-        metadata = ((HEADER, basic_header(args.username, password)),)
+    password = args.password or os.environ.get("LVA_EXTENSION_PASSWORD", "")
+    metadata = auth_metadata(args.username or "", password)
     options = ClientOptions(
         address=args.address,
         format=StreamFormat(
@@ -108,7 +105,7 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _sample_clip(args: argparse.Namespace) -> int:
-    from .sources import dark_light_frames, write_clip
+    from .client.clips import dark_light_frames, write_clip
 
     count = write_clip(
         args.path, dark_light_frames(args.width, args.height, args.frames), fps=args.fps
@@ -134,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         " variable, which overrides a .env file in the working directory.",
     )
     add_setting_flags(serve)
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(handler=_serve)
 
     send = commands.add_parser(
         "send",
@@ -172,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--password", help="the password (default: environment LVA_EXTENSION_PASSWORD)"
     )
     _add_tls_flags(send)
-    send.set_defaults(run=_send)
+    send.set_defaults(handler=_send)
 
     health = commands.add_parser(
         "health",
@@ -185,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--timeout", type=float, default=3.0, help="seconds per attempt")
     health.add_argument("--wait", type=float, default=0.0, help="retry until SERVING this long")
     _add_tls_flags(health)
-    health.set_defaults(run=_health)
+    health.set_defaults(handler=_health)
 
     clip = commands.add_parser("sample-clip", help="write a dark/light sample video")
     clip.add_argument("path", type=Path)
@@ -193,14 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     clip.add_argument("--height", type=int, default=416)
     clip.add_argument("--frames", type=int, default=90)
     clip.add_argument("--fps", type=int, default=15)
-    clip.set_defaults(run=_sample_clip)
+    clip.set_defaults(handler=_sample_clip)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        return int(args.handler(args))
     except ConfigurationError as error:
         print(f"lva-extension {args.command}: {error}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""Health: the standard grpc.health.v1 service, and a client check for HEALTHCHECK."""
+"""The health check command's client: ask a server's grpc.health.v1 service."""
 
 from __future__ import annotations
 
@@ -6,30 +6,9 @@ import time
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import aio as health_aio
-
-from .proto import extension_pb2
-
-SERVICE_NAME = extension_pb2.DESCRIPTOR.services_by_name["MediaGraphExtension"].full_name
-SERVING = health_pb2.HealthCheckResponse.SERVING
-NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-class Health:
-    """The server's health: SERVING once ready, NOT_SERVING while draining."""
-
-    def __init__(self) -> None:
-        self.servicer = health_aio.HealthServicer()
-
-    def add_to(self, server: grpc.aio.Server) -> None:
-        health_pb2_grpc.add_HealthServicer_to_server(self.servicer, server)
-
-    async def set(self, status: health_pb2.HealthCheckResponse.ServingStatus) -> None:
-        for service in ("", SERVICE_NAME):
-            await self.servicer.set(service, status)
-
-
-def check(
+def probe(
     address: str,
     timeout: float = 3.0,
     credentials: grpc.ChannelCredentials | None = None,

@@ -6,7 +6,7 @@
 Frames are fitted to the model's input (its fixed height and width, or
 ``inputSize``), converted to its layout, colour order and scaling, run through
 ONNX Runtime in real batches when the model has a batch dimension, and the
-output is decoded (onnx_decoders.py). Every stream that names the same model
+output is decoded (decoders.py). Every stream that names the same model
 file shares one InferenceSession (thread-safe), loaded once per process; a
 changed file is reloaded by the next stream that asks for it. The option
 table is OnnxOptions below; docs/bring-your-own-model.md explains them.
@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgument
-from ..proto.inferencing_pb2 import Inference
-from .base import Frame, Processor
-from .letterbox import RESIZE_MODES, fit
-from .onnx_decoders import DECODERS, ClassificationDecoder, Decoder, Dim, YoloDecoder, load_labels
+from ...errors import InvalidArgument
+from ...frames.resize import RESIZE_MODES, fit
+from ...proto.inferencing_pb2 import Inference
+from ..base import Frame, Processor
+from .decoders import DECODERS, ClassificationDecoder, Decoder, Dim, YoloDecoder, load_labels
 
 log = logging.getLogger(__name__)
 

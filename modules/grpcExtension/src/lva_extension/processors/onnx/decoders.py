@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import inferences
-from ..proto.inferencing_pb2 import Inference
-from .letterbox import Placement
+from ... import inferences
+from ...frames.resize import Placement
+from ...proto.inferencing_pb2 import Inference
 
 Dim = int | str | None  # onnxruntime shapes: a size, a symbolic name, or unknown
 MAX_CANDIDATES = 4096  # boxes kept for NMS, best first: bounds its cost

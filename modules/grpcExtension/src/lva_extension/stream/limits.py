@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import ResourceExhausted, Unavailable
+from ..errors import ResourceExhausted, Unavailable
 
 
 class StreamSlots:

@@ -19,23 +19,23 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from ..contract import EXTENSION_IDENTIFIER, Message
+from ..errors import ClientGone, ExtensionError, InvalidArgument
+from ..frames import FrameFormat, parse_format
+from ..processors import ProcessorSpec, create_processor, parse_configuration
+from ..proto import extension_pb2
+from ..settings import Settings
+from ..telemetry import StreamStats, Telemetry
+from ..transports import open_transport, transfer_kind
 from .batching import Batcher
-from .errors import ClientGone, ExtensionError, InvalidArgument
-from .frames import FrameFormat, parse_format
 from .limits import ByteBudget, StreamSlots
 from .pipeline import FramePipeline, Inferences
-from .processors import ProcessorSpec, create_processor, parse_configuration
-from .proto import extension_pb2
-from .runners import BatchRunner, LocalRunner, ProcessingPool
-from .settings import Settings
-from .telemetry import StreamStats, Telemetry
-from .transports import open_transport, transfer_kind
+from .processes import ProcessingPool
+from .runners import BatchRunner, LocalRunner
 
 log = logging.getLogger(__name__)
 
-Message = extension_pb2.MediaStreamMessage
 Write = Callable[[Message], Awaitable[None]]
-EXTENSION_IDENTIFIER = "lva-extension"
 
 
 @dataclass
@@ -108,7 +108,7 @@ class MediaStream:
     async def process(self, batch: list[PendingSample]) -> list[Inferences]:
         """Decode and process a batch; when this returns, its bytes are not read again."""
         async with self.processing_slots:
-            result = await self.runner.run([(item.sequence, item.sample) for item in batch])
+            result = await self.runner.process([(item.sequence, item.sample) for item in batch])
         self.stats.processor_errors += result.failed_frames
         return result.inferences
 
@@ -134,7 +134,7 @@ class Conversation:
         self._telemetry = resources.telemetry
         self._peer = peer
 
-    async def run(self, requests: AsyncIterable[Message], write: Write) -> None:
+    async def handle(self, requests: AsyncIterable[Message], write: Write) -> None:
         messages = aiter(requests)
         # Read the first message even to refuse the stream: a status sent while it
         # is on its way can reach the client as INTERNAL instead.

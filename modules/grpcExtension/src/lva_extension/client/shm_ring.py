@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from .transports import SHM_DIR
+from ..contract import SHM_DIR
 
 
 @dataclass

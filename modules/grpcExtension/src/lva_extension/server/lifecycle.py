@@ -17,46 +17,21 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 from grpc_reflection.v1alpha import reflection
 
+from ..contract import SERVICE_NAME
+from ..errors import ConfigurationError, ExtensionError
+from ..metrics import NoMetrics, PrometheusMetrics
+from ..processors import parse_configuration, resolve_processor_class
+from ..proto import extension_pb2_grpc
+from ..settings import Settings
+from ..stream.conversation import ServerResources
+from ..stream.limits import ByteBudget, StreamSlots
+from ..stream.processes import ProcessingPool
+from ..telemetry import Telemetry
 from . import auth, tls
-from .conversation import Conversation, ServerResources
-from .errors import ClientGone, ConfigurationError, ExtensionError
-from .health import NOT_SERVING, SERVICE_NAME, SERVING, Health
-from .limits import ByteBudget, StreamSlots
-from .metrics import NoMetrics, PrometheusMetrics
-from .processors import parse_configuration, resolve_processor_class
-from .proto import extension_pb2_grpc
-from .runners import ProcessingPool
-from .settings import Settings
-from .telemetry import Telemetry
+from .health import NOT_SERVING, SERVING, Health
+from .service import MediaGraphExtensionService
 
 log = logging.getLogger(__name__)
-
-
-class MediaGraphExtensionService(extension_pb2_grpc.MediaGraphExtensionServicer):
-    """The LVA MediaGraphExtension service: one Conversation per call."""
-
-    def __init__(self, resources: ServerResources) -> None:
-        self._resources = resources
-
-    async def ProcessMediaStream(
-        self, request_iterator: object, context: grpc.aio.ServicerContext
-    ) -> None:
-        peer = context.peer()
-        conversation = Conversation(self._resources, peer, context.cancelled)
-        try:
-            await conversation.run(request_iterator, context.write)  # type: ignore[arg-type]
-        except ClientGone:
-            return  # nobody to tell; the close line says why the stream ended
-        except ExtensionError as error:
-            if error.status in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE):
-                log.warning("refused a stream from %s: %s", peer, error.message)
-            await context.abort(error.status, error.message)
-        except Exception:
-            # A bug: end only this stream, keep serving the others.
-            log.exception("stream from %s failed", peer)
-            await context.abort(
-                grpc.StatusCode.INTERNAL, "internal error in the extension (see its log)"
-            )
 
 
 class ExtensionServer:

@@ -1,25 +1,40 @@
-"""RAW pixel formats that cannot be views: 16-bit RGB and planar YUV 4:2:0.
+"""RAW pixel formats: how each lays out its pixels, and codecs for those that need one.
 
-The 8-bit packed formats (RGB24, BGRA, ...) are decoded as zero-copy views in
-frames.py. These formats are converted into a new RGB array instead, with
-numpy only: a 65536-entry table lookup for 16-bit RGB, and for YUV420P one
-float32 pass per channel that broadcasts each chroma sample over its 2x2
-block of luma.
+The 8-bit packed formats (RGB24, BGRA, ...) are decoded as zero-copy views
+(decode.py), described by a byte count and a channel slice. 16-bit RGB and
+planar YUV 4:2:0 are converted into a new RGB array instead, with numpy only:
+a 65536-entry table lookup for 16-bit RGB, and for YUV420P one float32 pass
+per channel that broadcasts each chroma sample over its 2x2 block of luma.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-if TYPE_CHECKING:
-    from .frames import FrameFormat
+from ..proto import media_pb2
+
+PixelFormat = media_pb2.VideoFrameSampleFormat.PixelFormat
 
 Sizes = tuple[tuple[int, int], ...]  # sample sizes a format accepts, as inclusive ranges
+
+
+class Raster(Protocol):
+    """The geometry of a RAW frame a codec needs (a Raster is one)."""
+
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def stride(self) -> int: ...  # bytes from one row to the next
+    @property
+    def row_bytes(self) -> int: ...  # bytes of a row's pixels, without padding
 
 
 def rows(buffer: np.ndarray, count: int, stride: int, row_bytes: int) -> np.ndarray:
@@ -37,20 +52,20 @@ def padded_rows(data: np.ndarray, stride: int) -> np.ndarray:
 class PixelCodec(ABC):
     """Decodes and encodes one RAW pixel format that needs converting."""
 
-    def frame_bytes(self, fmt: FrameFormat) -> int:
+    def frame_bytes(self, fmt: Raster) -> int:
         """The size of a whole frame with every row padded to its stride."""
         return fmt.stride * fmt.height
 
-    def sample_sizes(self, fmt: FrameFormat) -> Sizes:
+    def sample_sizes(self, fmt: Raster) -> Sizes:
         # LVA sends height * stride bytes; the last row's padding may be left out.
         return ((fmt.stride * (fmt.height - 1) + fmt.row_bytes, self.frame_bytes(fmt)),)
 
     @abstractmethod
-    def decode(self, fmt: FrameFormat, buffer: np.ndarray) -> np.ndarray:
+    def decode(self, fmt: Raster, buffer: np.ndarray) -> np.ndarray:
         """A sample's bytes (of an accepted size) -> a new RGB uint8 array (h, w, 3)."""
 
     @abstractmethod
-    def encode(self, rgb: np.ndarray, fmt: FrameFormat) -> bytes:
+    def encode(self, rgb: np.ndarray, fmt: Raster) -> bytes:
         """An RGB uint8 array (h, w, 3) -> the bytes of a whole frame."""
 
 
@@ -87,14 +102,14 @@ class Rgb16(PixelCodec):
         self.green_bits = green_bits
         self.word = np.dtype(">u2" if big_endian else "<u2")
 
-    def decode(self, fmt: FrameFormat, buffer: np.ndarray) -> np.ndarray:
+    def decode(self, fmt: Raster, buffer: np.ndarray) -> np.ndarray:
         words = rows(buffer, fmt.height, fmt.stride, fmt.row_bytes).view(self.word)
         rgbx = np.take(_rgb16_table(self.green_bits), words)
         rgb = rgbx.view(np.uint8).reshape(fmt.height, fmt.width, 4)[:, :, :3]
         rgb.flags.writeable = False
         return rgb
 
-    def encode(self, rgb: np.ndarray, fmt: FrameFormat) -> bytes:
+    def encode(self, rgb: np.ndarray, fmt: Raster) -> bytes:
         red_shift = 5 + self.green_bits
         words = (
             (_narrow(rgb[:, :, 0], 5) << red_shift)
@@ -139,15 +154,15 @@ class Yuv420p(PixelCodec):
     """
 
     @staticmethod
-    def _chroma(fmt: FrameFormat) -> tuple[int, int, int]:
+    def _chroma(fmt: Raster) -> tuple[int, int, int]:
         """Chroma plane width, height and (padded) stride."""
         return (fmt.width + 1) // 2, (fmt.height + 1) // 2, (fmt.stride + 1) // 2
 
-    def frame_bytes(self, fmt: FrameFormat) -> int:
+    def frame_bytes(self, fmt: Raster) -> int:
         _, height, stride = self._chroma(fmt)
         return fmt.stride * fmt.height + 2 * stride * height
 
-    def sample_sizes(self, fmt: FrameFormat) -> Sizes:
+    def sample_sizes(self, fmt: Raster) -> Sizes:
         width, height, stride = self._chroma(fmt)
         padded = self.frame_bytes(fmt)
         least = padded - (stride - width)  # the last chroma row's padding left out
@@ -156,7 +171,7 @@ class Yuv420p(PixelCodec):
             return ((least, padded),)
         return ((least, padded), (unpadded_chroma, unpadded_chroma))
 
-    def decode(self, fmt: FrameFormat, buffer: np.ndarray) -> np.ndarray:
+    def decode(self, fmt: Raster, buffer: np.ndarray) -> np.ndarray:
         width, height, stride = self._chroma(fmt)
         if len(buffer) < self.sample_sizes(fmt)[0][0]:
             stride = width  # the unpadded chroma layout
@@ -168,7 +183,7 @@ class Yuv420p(PixelCodec):
         rgb.flags.writeable = False
         return rgb
 
-    def encode(self, rgb: np.ndarray, fmt: FrameFormat) -> bytes:
+    def encode(self, rgb: np.ndarray, fmt: Raster) -> bytes:
         height, width = rgb.shape[:2]
         even = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
         luma = rgb.astype(np.float32) @ _ENCODE[0].astype(np.float32) + 16.5
@@ -211,3 +226,32 @@ def _yuv_to_rgb(luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         out[..., index] = channel  # truncates: _LUMA carries the +0.5
     rgb = out.reshape(2 * chroma_height, 2 * chroma_width, 3)
     return rgb[:height, :width] if rgb.shape[:2] != (height, width) else rgb
+
+
+# --- the layout table ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PixelLayout:
+    """How one RAW pixel format stores its pixels."""
+
+    bytes_per_pixel: int  # of a row's pixels; for YUV420P, of the luma plane's
+    # 8-bit packed formats: the R, G, B channels of one pixel, in that order
+    rgb: slice = field(default_factory=lambda: slice(0, 3))
+    codec: PixelCodec | None = None  # formats that need converting; None: a view
+
+
+# A slice (not a list of indices) keeps the channel reorder a zero-copy view.
+PIXEL_LAYOUTS: dict[int, PixelLayout] = {
+    PixelFormat.RGB24: PixelLayout(3, slice(0, 3)),
+    PixelFormat.BGR24: PixelLayout(3, slice(2, None, -1)),
+    PixelFormat.RGBA: PixelLayout(4, slice(0, 3)),
+    PixelFormat.BGRA: PixelLayout(4, slice(2, None, -1)),
+    PixelFormat.ARGB: PixelLayout(4, slice(1, 4)),
+    PixelFormat.ABGR: PixelLayout(4, slice(3, 0, -1)),
+    PixelFormat.RGB565LE: PixelLayout(2, codec=Rgb16(green_bits=6, big_endian=False)),
+    PixelFormat.RGB565BE: PixelLayout(2, codec=Rgb16(green_bits=6, big_endian=True)),
+    PixelFormat.RGB555LE: PixelLayout(2, codec=Rgb16(green_bits=5, big_endian=False)),
+    PixelFormat.RGB555BE: PixelLayout(2, codec=Rgb16(green_bits=5, big_endian=True)),
+    PixelFormat.YUV420P: PixelLayout(1, codec=Yuv420p()),
+}

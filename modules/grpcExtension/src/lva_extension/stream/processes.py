@@ -1,5 +1,9 @@
-"""Where a stream's batches run: here (the event loop or a thread), or in a
-processing process. Both answer with a BatchResult."""
+"""processingProcesses: processors in processes of their own, each stream pinned to one.
+
+The functions at the top run inside a processing process; they are pickled by
+module path (the pool spawns fresh interpreters), so this module and the
+package faces it imports stay cheap to import.
+"""
 
 from __future__ import annotations
 
@@ -8,71 +12,19 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol, cast
+from typing import cast
 
-from .errors import ExtensionError
-from .frames import FrameFormat
-from .logs import configure_logging
-from .pipeline import BatchResult, FramePipeline
-from .processors import ProcessorSpec, create_processor
-from .proto import extension_pb2, inferencing_pb2
-from .transports import open_transport
+from ..errors import ExtensionError
+from ..frames import FrameFormat
+from ..logs import configure_logging
+from ..processors import ProcessorSpec, create_processor
+from ..proto import extension_pb2, inferencing_pb2
+from ..transports import open_transport
+from .pipeline import Batch, BatchResult, FramePipeline
 
 log = logging.getLogger(__name__)
-
-Batch = list[tuple[int, extension_pb2.MediaSample]]
-
-
-class BatchRunner(Protocol):
-    thread_safe: bool
-
-    async def run(self, batch: Batch) -> BatchResult: ...
-
-    async def close(self) -> None: ...
-
-
-class LocalRunner:
-    """Batches run in this process: on the event loop when they have proven cheaper
-    than ``inline_seconds`` (handing them to a thread and back would cost more than
-    the work), else on the thread pool (numpy and model runtimes release the GIL)."""
-
-    def __init__(self, pipeline: FramePipeline, executor: Executor, inline_seconds: float) -> None:
-        self.pipeline = pipeline
-        self.thread_safe = pipeline.processor.thread_safe
-        self._executor = executor
-        self._inline_seconds = inline_seconds
-        self._cost = float("inf")  # seconds a batch takes, averaged; unknown at first
-        self._work: set[asyncio.Future[BatchResult]] = set()
-
-    async def run(self, batch: Batch) -> BatchResult:
-        if self._cost < self._inline_seconds:
-            result = self.pipeline.run(batch)
-        else:
-            future = asyncio.get_running_loop().run_in_executor(
-                self._executor, self.pipeline.run, batch
-            )
-            self._work.add(future)
-            future.add_done_callback(self._work.discard)
-            # Shielded: a cancelled stream must not forget a batch still on a thread.
-            result = await asyncio.shield(future)
-        # A moving average, so that one slow batch (a model warming up) or one fast
-        # one does not flip the choice; the first batch sets it outright.
-        previous = self._cost
-        self._cost = (
-            result.seconds if previous == float("inf") else 0.9 * previous + 0.1 * result.seconds
-        )
-        return result
-
-    async def close(self) -> None:
-        # A cancelled stream may still have a batch on a thread reading the mapping.
-        if self._work:
-            await asyncio.wait(set(self._work))
-        self.pipeline.close()
-
-
-# --- processing processes ---------------------------------------------------
 
 _pipelines: dict[int, FramePipeline] = {}  # inside a processing process, by stream
 
@@ -99,7 +51,7 @@ def _open(
 def _run(stream: int, batch: list[tuple[int, bytes]]) -> tuple[list[list[bytes]], int, float]:
     # Messages cross the process boundary serialized, as they travel on the wire.
     samples = [(sequence, extension_pb2.MediaSample.FromString(raw)) for sequence, raw in batch]
-    result = _pipelines[stream].run(samples)
+    result = _pipelines[stream].process(samples)
     inferences = [[i.SerializeToString() for i in frame] for frame in result.inferences]
     return inferences, result.failed_frames, result.seconds
 
@@ -196,7 +148,7 @@ class RemoteRunner:
                 "the processing process of this stream died (see the log)"
             ) from None
 
-    async def run(self, batch: Batch) -> BatchResult:
+    async def process(self, batch: Batch) -> BatchResult:
         raw = [(sequence, sample.SerializeToString()) for sequence, sample in batch]
         answer = await asyncio.shield(self.call(_run, self._stream, raw))
         inferences, failed, seconds = cast(tuple[list[list[bytes]], int, float], answer)

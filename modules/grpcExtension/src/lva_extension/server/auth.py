@@ -19,18 +19,13 @@ from typing import Any
 
 import grpc
 
-from .errors import ConfigurationError
-from .settings import Settings
+from ..contract import AUTH_HEADER
+from ..errors import ConfigurationError
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
-HEADER = "x-ms-authentication"
 EXEMPT_PREFIXES = ("/grpc.health.v1.Health/",)
-
-
-def basic_header(username: str, password: str) -> str:
-    """The header value a client sends for these credentials."""
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def expected_credentials(settings: Settings) -> bytes | None:
@@ -57,17 +52,17 @@ def expected_credentials(settings: Settings) -> bytes | None:
     return f"{settings.auth_username}:{password}".encode()
 
 
-def check(header: str | None, expected: bytes) -> str | None:
+def refusal_reason(header: str | None, expected: bytes) -> str | None:
     """Why the header is refused, or None when it carries the expected credentials."""
     if header is None:
-        return f"missing {HEADER} credentials"
+        return f"missing {AUTH_HEADER} credentials"
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
-        return f"{HEADER}: expected Basic credentials"
+        return f"{AUTH_HEADER}: expected Basic credentials"
     try:
         given = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError):
-        return f"{HEADER}: malformed Basic credentials"
+        return f"{AUTH_HEADER}: malformed Basic credentials"
     if not hmac.compare_digest(given, expected):
         return "wrong username or password"
     return None
@@ -100,8 +95,8 @@ class BasicAuthInterceptor(grpc.aio.ServerInterceptor):
         if method.startswith(EXEMPT_PREFIXES):
             return await continuation(handler_call_details)
         metadata = dict(handler_call_details.invocation_metadata or ())
-        header = metadata.get(HEADER)
-        reason = check(header if isinstance(header, str) else None, self._expected)
+        header = metadata.get(AUTH_HEADER)
+        reason = refusal_reason(header if isinstance(header, str) else None, self._expected)
         if reason is None:
             return await continuation(handler_call_details)
         log.warning("refused a call to %s: %s", method, reason)
@@ -113,5 +108,7 @@ def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
     if expected is None:
         log.warning("no credentials configured (authUsername/authPassword): the endpoint is open")
         return []
-    log.info("calls must carry %s Basic credentials for user %s", HEADER, settings.auth_username)
+    log.info(
+        "calls must carry %s Basic credentials for user %s", AUTH_HEADER, settings.auth_username
+    )
     return [BasicAuthInterceptor(expected)]

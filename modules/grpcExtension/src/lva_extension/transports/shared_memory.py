@@ -1,8 +1,4 @@
-"""How a sample's bytes reach the server: embedded in the message, or shared memory.
-
-Both transports give the conversation the same thing: a read-only buffer of
-one sample's bytes, which the server reads until the sample is acknowledged.
-"""
+"""Frames in a /dev/shm file the client owns, mapped read-only once per stream."""
 
 from __future__ import annotations
 
@@ -11,43 +7,16 @@ import logging
 import mmap
 import os
 import stat
-from abc import ABC, abstractmethod
 from pathlib import Path
 
-from .errors import InvalidArgument, NotFound, PermissionDenied
-from .proto import extension_pb2
+from ..contract import SHM_DIR
+from ..errors import InvalidArgument, NotFound, PermissionDenied
+from ..proto import extension_pb2
+from .base import Transport
 
 log = logging.getLogger(__name__)
 
-SHM_DIR = Path("/dev/shm")
 _MAX_HANDLE_LENGTH = 255
-
-
-class Transport(ABC):
-    """Where a stream's sample bytes come from."""
-
-    kind: str
-
-    @abstractmethod
-    def sample_bytes(self, sample: extension_pb2.MediaSample) -> bytes | memoryview:
-        """The bytes of one sample's frame; valid until the sample is acknowledged."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook: embedded frames hold nothing
-        """Release what the stream held; called once when the stream ends."""
-
-
-class EmbeddedTransport(Transport):
-    """Frames carried in the messages themselves (content_bytes)."""
-
-    kind = "embedded"
-
-    def sample_bytes(self, sample: extension_pb2.MediaSample) -> bytes | memoryview:
-        if sample.WhichOneof("content") != "content_bytes":
-            raise InvalidArgument(
-                "sample: got a content_reference, but the stream's descriptor declared no"
-                " shared memory buffer (expected content_bytes)"
-            )
-        return sample.content_bytes.bytes
 
 
 class SharedMemoryTransport(Transport):
@@ -132,18 +101,3 @@ def _map_read_only(path: Path, length: int) -> mmap.mmap:
         return mmap.mmap(fd, length, access=mmap.ACCESS_READ)
     finally:
         os.close(fd)
-
-
-def transfer_kind(descriptor: extension_pb2.MediaStreamDescriptor) -> str:
-    """How a stream's descriptor says its frames travel: embedded or sharedMemory."""
-    if descriptor.WhichOneof("data_transfer_properties") is None:
-        return EmbeddedTransport.kind
-    return SharedMemoryTransport.kind
-
-
-def open_transport(descriptor: extension_pb2.MediaStreamDescriptor) -> Transport:
-    """The transport a stream's descriptor asks for."""
-    if descriptor.WhichOneof("data_transfer_properties") is None:
-        return EmbeddedTransport()
-    shm = descriptor.shared_memory_buffer_transfer_properties
-    return SharedMemoryTransport(shm.handle_name, shm.length_bytes)

@@ -12,15 +12,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import ExtensionError
-from .frames import FrameFormat, decode
-from .processors.base import Frame, Processor
-from .proto import extension_pb2, inferencing_pb2
-from .transports import Transport
+from ..errors import ExtensionError
+from ..frames import FrameFormat, decode
+from ..processors.base import Frame, Processor
+from ..proto import extension_pb2, inferencing_pb2
+from ..transports import Transport
 
 log = logging.getLogger(__name__)
 
 Inferences = list[inferencing_pb2.Inference]
+Batch = list[tuple[int, extension_pb2.MediaSample]]  # (sequence number, sample) pairs
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class FramePipeline:
         self._lock = threading.Lock()  # batches of thread-safe processors run side by side
         self._warned_kept_frame = False
 
-    def run(self, batch: Sequence[tuple[int, extension_pb2.MediaSample]]) -> BatchResult:
+    def process(self, batch: Sequence[tuple[int, extension_pb2.MediaSample]]) -> BatchResult:
         """Process (sequence number, sample) pairs; the bytes are released on return."""
         started = time.perf_counter()
         buffers: list[bytes | memoryview] = []

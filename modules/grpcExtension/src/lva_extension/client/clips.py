@@ -1,4 +1,4 @@
-"""Frames for the client: a video file, an image, or a generated dark/light clip."""
+"""Frames for the client to send: a video file, an image, or a generated clip."""
 
 from __future__ import annotations
 
@@ -77,12 +77,3 @@ def write_clip(path: Path, frames: Iterator[np.ndarray], fps: int = 15) -> int:
         for packet in stream.encode():
             container.mux(packet)
     return written
-
-
-def fit(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Stretch a frame to width x height (as LVA's image scale "stretch" does)."""
-    if rgb.shape[:2] == (height, width):
-        return rgb
-    image = Image.fromarray(np.ascontiguousarray(rgb))
-    resized = image.resize((width, height), Image.Resampling.BILINEAR)
-    return np.asarray(resized)

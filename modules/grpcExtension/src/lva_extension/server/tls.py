@@ -1,4 +1,4 @@
-"""TLS for the server (tlsCertFile + tlsKeyFile) and for clients (a trusted CA)."""
+"""TLS for the server: tlsCertFile + tlsKeyFile, checked at start."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import grpc
 
-from .errors import ConfigurationError
-from .settings import Settings
+from ..errors import ConfigurationError
+from ..settings import Settings
 
 
 def _read(setting: str, path: str) -> bytes:
@@ -36,25 +36,3 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
             f"tlsCertFile/tlsKeyFile: not a PEM certificate and its matching key ({error.reason})"
         ) from None
     return grpc.ssl_server_credentials([(key, certificate)])
-
-
-def certificate_host_name(path: str | Path) -> str | None:
-    """The first DNS name (else the common name) a PEM certificate is for, or None."""
-    try:
-        # The standard library's own decoder: private, but in every CPython 3.
-        decoded = ssl._ssl._test_decode_cert(str(path))  # type: ignore[attr-defined]
-    except (AttributeError, ssl.SSLError, OSError):
-        return None
-    for kind, value in decoded.get("subjectAltName", ()):
-        if kind == "DNS":
-            return str(value)
-    for rdn in decoded.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                return str(value)
-    return None
-
-
-def client_credentials(ca_file: str | Path) -> grpc.ChannelCredentials:
-    """Channel credentials that trust the CA (or self-signed certificate) in ca_file."""
-    return grpc.ssl_channel_credentials(root_certificates=_read("--tls-ca", str(ca_file)))

@@ -1,11 +1,4 @@
-"""The LVA side of the conversation, as a library: stream frames, get inferences.
-
-    fmt = StreamFormat(width=416, height=416)
-    options = ClientOptions("127.0.0.1:5001", fmt, shared_memory=True)
-    client = ExtensionClient(options)
-    async for result in client.stream(frames):
-        print(result.sequence, result.inferences)
-    print(client.summary.describe())
+"""The client: opens a stream, sends the descriptor and the frames, reads the acks.
 
 Frames are RGB numpy arrays (stretched to the stream's size and encoded as it
 says) or ready-made ``bytes`` sent as they are; their timestamps follow
@@ -18,21 +11,20 @@ in ``summary.violations``.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import grpc
 import numpy as np
 
-from .frames import ENCODED_FORMATS, PIXEL_LAYOUTS, Encoding, FrameFormat, PixelFormat, encode
-from .proto import extension_pb2, extension_pb2_grpc, inferencing_pb2, media_pb2
+from ..contract import Message
+from ..frames import ENCODED_FORMATS, PIXEL_LAYOUTS, Encoding, FrameFormat, PixelFormat, encode
+from ..frames.resize import resize
+from ..proto import extension_pb2, extension_pb2_grpc, media_pb2
 from .shm_ring import SharedMemoryRing
-from .sources import fit
-
-Message = extension_pb2.MediaStreamMessage
+from .tracking import FrameResult, SentSample, StreamSummary, Tracker
 
 
 class TimedFrame(NamedTuple):
@@ -42,7 +34,8 @@ class TimedFrame(NamedTuple):
     frame: np.ndarray | bytes
 
 
-Frame = np.ndarray | bytes | TimedFrame
+SendableFrame = np.ndarray | bytes | TimedFrame
+"""What the client sends: an RGB array, ready-made sample bytes, or either with a timestamp."""
 
 
 class ExtensionCallError(Exception):
@@ -106,99 +99,6 @@ class ClientOptions:
     channel_options: tuple[tuple[str, object], ...] = ()
 
 
-@dataclass(frozen=True)
-class FrameResult:
-    sequence: int
-    timestamp: int
-    inferences: list[inferencing_pb2.Inference]
-    latency: float  # seconds from sending the sample to its acknowledgement
-
-
-@dataclass
-class StreamSummary:
-    frames_sent: int = 0
-    frames_acknowledged: int = 0
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-    latencies: list[float] = field(default_factory=list)
-    violations: list[str] = field(default_factory=list)
-
-    @property
-    def duration(self) -> float:
-        return (self.finished or time.monotonic()) - self.started
-
-    @property
-    def fps(self) -> float:
-        return self.frames_acknowledged / self.duration if self.duration > 0 else 0.0
-
-    def latency_percentile(self, percent: float) -> float:
-        if len(self.latencies) < 2:
-            return self.latencies[0] if self.latencies else 0.0
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(percent) - 1]
-
-    def describe(self) -> str:
-        text = (
-            f"{self.frames_acknowledged}/{self.frames_sent} frames acknowledged in"
-            f" {self.duration:.2f}s ({self.fps:.1f} fps), latency p50"
-            f" {self.latency_percentile(50) * 1000:.1f} ms, p99"
-            f" {self.latency_percentile(99) * 1000:.1f} ms"
-        )
-        if self.violations:
-            text += f"; {len(self.violations)} protocol violation(s): " + "; ".join(
-                self.violations[:5]
-            )
-        return text
-
-
-@dataclass
-class _Sent:
-    timestamp: int
-    sent: float
-    region: int | None
-
-
-class _Tracker:
-    """Checks the server's messages against what was sent."""
-
-    def __init__(self, summary: StreamSummary) -> None:
-        self.summary = summary
-        self.pending: dict[int, _Sent] = {}
-        self.acknowledged: set[int] = set()
-        self.next_server_sequence = 1
-
-    def check_sequence(self, message: Message) -> None:
-        if message.sequence_number != self.next_server_sequence:
-            self.summary.violations.append(
-                f"server sequence_number: expected {self.next_server_sequence},"
-                f" got {message.sequence_number}"
-            )
-        self.next_server_sequence = message.sequence_number + 1
-
-    def answer(self, message: Message) -> tuple[FrameResult, _Sent] | None:
-        self.check_sequence(message)
-        ack = message.ack_sequence_number
-        sent = self.pending.pop(ack, None)
-        if sent is None:
-            problem = (
-                "a second acknowledgement of" if ack in self.acknowledged else "an ack of unknown"
-            )
-            self.summary.violations.append(
-                f"server message {message.sequence_number}: {problem} sample {ack}"
-            )
-            return None
-        self.acknowledged.add(ack)
-        if message.media_sample.timestamp != sent.timestamp:
-            self.summary.violations.append(
-                f"ack of sample {ack}: timestamp {message.media_sample.timestamp},"
-                f" sample had {sent.timestamp}"
-            )
-        latency = time.monotonic() - sent.sent
-        self.summary.frames_acknowledged += 1
-        self.summary.latencies.append(latency)
-        result = FrameResult(ack, sent.timestamp, list(message.media_sample.inferences), latency)
-        return result, sent
-
-
 class ExtensionClient:
     """Streams frames to an extension server the way an LVA graph node does."""
 
@@ -243,11 +143,11 @@ class ExtensionClient:
         return Message(sequence_number=1, media_stream_descriptor=descriptor)
 
     async def stream(
-        self, frames: Iterable[Frame] | AsyncIterable[Frame]
+        self, frames: Iterable[SendableFrame] | AsyncIterable[SendableFrame]
     ) -> AsyncIterator[FrameResult]:
         """Send every frame and yield each acknowledged one, as acks arrive."""
         self.summary = StreamSummary()
-        tracker = _Tracker(self.summary)
+        tracker = Tracker(self.summary)
         ring = self._ring()
         try:
             async with self._channel() as channel:
@@ -273,8 +173,8 @@ class ExtensionClient:
     async def _converse(
         self,
         call: grpc.aio.StreamStreamCall,
-        frames: Iterable[Frame] | AsyncIterable[Frame],
-        tracker: _Tracker,
+        frames: Iterable[SendableFrame] | AsyncIterable[SendableFrame],
+        tracker: Tracker,
         ring: SharedMemoryRing | None,
     ) -> AsyncIterator[FrameResult]:
         await call.write(self._descriptor(ring))
@@ -330,8 +230,8 @@ class ExtensionClient:
     async def _send(
         self,
         call: grpc.aio.StreamStreamCall,
-        frames: Iterable[Frame] | AsyncIterable[Frame],
-        tracker: _Tracker,
+        frames: Iterable[SendableFrame] | AsyncIterable[SendableFrame],
+        tracker: Tracker,
         ring: SharedMemoryRing | None,
         window: asyncio.Semaphore,
     ) -> None:
@@ -357,7 +257,7 @@ class ExtensionClient:
                 sample.content_reference.length_bytes = len(data)
             else:
                 sample.content_bytes.bytes = data
-            tracker.pending[sequence] = _Sent(timestamp, time.monotonic(), region)
+            tracker.pending[sequence] = SentSample(timestamp, time.monotonic(), region)
             await call.write(Message(sequence_number=sequence, media_sample=sample))
             tracker.summary.frames_sent += 1
             index += 1
@@ -366,7 +266,7 @@ class ExtensionClient:
     async def _encode(self, frame: np.ndarray | bytes) -> bytes:
         if isinstance(frame, bytes):
             return frame
-        image = fit(frame, self._format.width, self._format.height)
+        image = resize(frame, self._format.width, self._format.height)
         if self._format.encoding in ENCODED_FORMATS:
             return await asyncio.to_thread(encode, image, self._format)
         return encode(image, self._format)
@@ -376,7 +276,9 @@ def _failed(task: asyncio.Task[None]) -> bool:
     return task.done() and not task.cancelled() and task.exception() is not None
 
 
-async def _aiter(frames: Iterable[Frame] | AsyncIterable[Frame]) -> AsyncIterator[Frame]:
+async def _aiter(
+    frames: Iterable[SendableFrame] | AsyncIterable[SendableFrame],
+) -> AsyncIterator[SendableFrame]:
     if isinstance(frames, AsyncIterable):
         async for frame in frames:
             yield frame

@@ -19,8 +19,8 @@ import sys
 import time
 from types import FrameType
 
-from .errors import ConfigurationError
-from .settings import Settings
+from ..errors import ConfigurationError
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Supervisor:
             if process.poll() is None:
                 process.send_signal(signum)
 
-    def run(self) -> int:
+    def supervise(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._signal)
         log.info("starting %d workers on port %d", self.settings.workers, self.port)

@@ -1,0 +1,121 @@
+"""Finding a stream's processor from its ``extension_configuration``.
+
+``extension_configuration`` may be empty (the ``defaultProcessor``), a
+registered name, a dotted path ``package.module:Class``, or a JSON object
+``{"processor": <name or path>, ...options}`` whose other keys become the
+processor's keyword arguments. Registered names are the built-ins below and
+the entry points of the group ``lva_extension.processors``; all are imported
+only when a stream asks for them.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import ExtensionError, InvalidArgument
+from .base import Processor
+
+ENTRY_POINT_GROUP = "lva_extension.processors"
+
+BUILTIN_PROCESSORS: dict[str, str] = {
+    "colorIntensity": "lva_extension.processors.color_intensity:ColorIntensity",
+    "motion": "lva_extension.processors.motion:MotionDetector",
+    "onnx": "lva_extension.processors.onnx:OnnxProcessor",
+}
+
+
+@dataclass(frozen=True)
+class ProcessorSpec:
+    """What a stream asked for: a processor name or path, and its options."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def parse_configuration(configuration: str, default: str) -> ProcessorSpec:
+    # defaultProcessor is a name, or a JSON object with options: those options
+    # also apply to streams that choose the same processor, under their own.
+    fallback = ProcessorSpec(default)
+    if default.strip():
+        fallback = _parse(default, ProcessorSpec(""), "defaultProcessor")
+    spec = fallback
+    if configuration.strip():
+        spec = _parse(configuration, fallback, "extension_configuration")
+    if spec.name == fallback.name and spec is not fallback:
+        return ProcessorSpec(spec.name, {**fallback.options, **spec.options})
+    return spec
+
+
+def _parse(configuration: str, fallback: ProcessorSpec, source: str) -> ProcessorSpec:
+    text = configuration.strip()
+    if text[0] not in "{[":
+        return ProcessorSpec(text)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidArgument(f"{source}: not valid JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise InvalidArgument(f"{source}: expected a JSON object")
+    name = document.pop("processor", fallback.name)
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgument(f'{source}: "processor" must be a non-empty string, got {name!r}')
+    return ProcessorSpec(name.strip(), document)
+
+
+@functools.cache
+def known_processors() -> Mapping[str, str]:
+    """Registered names -> "module:attribute", built-ins first.
+
+    Entry points are read once per process (scanning the installed
+    distributions takes milliseconds): install a plugin, then restart.
+    """
+    known = dict(BUILTIN_PROCESSORS)
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        known.setdefault(entry.name, entry.value)
+    return MappingProxyType(known)
+
+
+def _import(target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as error:
+        raise InvalidArgument(f"processor {target!r} cannot be loaded: {error}") from None
+    return value
+
+
+def resolve_processor_class(name: str, allow_paths: bool) -> type[Processor]:
+    known = known_processors()
+    if name in known:
+        target = known[name]
+    elif ":" in name and allow_paths:
+        target = name
+    else:
+        paths = " or a dotted path package.module:Class" if allow_paths else ""
+        raise InvalidArgument(
+            f"unknown processor {name!r}; known processors: {', '.join(sorted(known))}{paths}"
+        )
+    cls = _import(target)
+    if not (isinstance(cls, type) and issubclass(cls, Processor)):
+        raise InvalidArgument(f"processor {name!r} ({target}) is not a Processor subclass")
+    return cls
+
+
+def create_processor(spec: ProcessorSpec, allow_paths: bool = True) -> Processor:
+    """Import and configure the processor a stream asked for."""
+    cls = resolve_processor_class(spec.name, allow_paths)
+    try:
+        return cls(**spec.options)
+    except ExtensionError:
+        raise
+    except (TypeError, ValueError) as error:
+        raise InvalidArgument(f"processor {spec.name!r} options: {error}") from None
