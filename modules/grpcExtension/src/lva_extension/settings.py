@@ -34,8 +34,22 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
-def setting(default: Any, env: str, help: str, *, secret: bool = False) -> Any:
-    """Declare one setting: its default, environment name and help text."""
+def setting(
+    default: Any,
+    env: str,
+    help: str,
+    *,
+    secret: bool = False,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    choices: tuple[str, ...] = (),
+    check: Callable[[Any], object] | None = None,
+) -> Any:
+    """Declare one setting: its default, environment name, help text and valid values.
+
+    ``at_least`` / ``at_most`` bound numbers, ``choices`` lists the valid words
+    (any case), and ``check`` raises ConfigurationError for anything else wrong.
+    """
     parse: Callable[[str], Any] = str
     if isinstance(default, bool):
         parse = _parse_bool
@@ -46,8 +60,44 @@ def setting(default: Any, env: str, help: str, *, secret: bool = False) -> Any:
     return field(
         default=default,
         repr=not secret,
-        metadata={"env": env, "help": help, "parse": parse},
+        metadata={
+            "env": env,
+            "help": help,
+            "parse": parse,
+            "valid": _Valid(at_least, at_most, choices, check),
+        },
     )
+
+
+@dataclass(frozen=True)
+class _Valid:
+    """The values one setting accepts."""
+
+    at_least: float | None
+    at_most: float | None
+    choices: tuple[str, ...]
+    check: Callable[[Any], object] | None
+
+    def describe(self) -> str:
+        if self.choices:
+            return " or ".join(self.choices)
+        if self.at_least is not None and self.at_most is not None:
+            return f"{self.at_least:g} to {self.at_most:g}"
+        if self.at_least is not None:
+            return "0 or more" if self.at_least == 0 else f"at least {self.at_least:g}"
+        return f"at most {self.at_most:g}"
+
+    def validate(self, env: str, value: Any) -> None:
+        if self.check is not None:
+            self.check(value)
+        if self.choices:
+            ok = str(value).upper() in (c.upper() for c in self.choices)
+        else:
+            ok = (self.at_least is None or value >= self.at_least) and (
+                self.at_most is None or value <= self.at_most
+            )
+        if not ok:
+            raise ConfigurationError(f"{env}: expected {self.describe()}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -95,22 +145,38 @@ def parse_binding(text: str) -> Binding:
     return Binding("tcp", match["v6"] or match["host"] or "0.0.0.0", int(match["port"]), "")
 
 
+def _has_name(value: str) -> None:
+    if not value.strip():
+        raise ConfigurationError("defaultProcessor: expected a name, got ''")
+
+
 @dataclass(frozen=True)
 class Settings:
     grpc_binding: str = setting(
-        "tcp://0.0.0.0:5001", "grpcBinding", "where to listen: tcp://HOST:PORT or unix:///path"
+        "tcp://0.0.0.0:5001",
+        "grpcBinding",
+        "where to listen: tcp://HOST:PORT or unix:///path",
+        check=parse_binding,
     )
-    batch_size: int = setting(1, "batchSize", "frames handed to the processor at once")
+    batch_size: int = setting(1, "batchSize", "frames handed to the processor at once", at_least=1)
     batch_timeout_ms: float = setting(
-        50.0, "batchTimeoutMs", "a partial batch is processed after this many milliseconds"
+        50.0,
+        "batchTimeoutMs",
+        "a partial batch is processed after this many milliseconds",
+        at_least=0,
     )
     max_message_size_mib: int = setting(
-        64, "maxMessageSizeMiB", "largest gRPC message accepted, in MiB (embedded frames)"
+        64,
+        "maxMessageSizeMiB",
+        "largest gRPC message accepted, in MiB (embedded frames)",
+        at_least=1,
+        at_most=2047,
     )
     default_processor: str = setting(
         "colorIntensity",
         "defaultProcessor",
         "processor used when a stream's extension_configuration is empty",
+        check=_has_name,
     )
     allow_processor_paths: bool = setting(
         True,
@@ -118,35 +184,57 @@ class Settings:
         "let extension_configuration name a processor by dotted path package.module:Class",
     )
     max_in_flight: int = setting(
-        16, "maxInFlight", "samples of one stream being processed at once (read no further)"
+        16,
+        "maxInFlight",
+        "samples of one stream being processed at once (read no further)",
+        at_least=1,
     )
     max_frame_pixels: int = setting(
-        40_000_000, "maxFramePixels", "largest frame accepted, in pixels (width x height)"
+        40_000_000,
+        "maxFramePixels",
+        "largest frame accepted, in pixels (width x height)",
+        at_least=1,
     )
     processing_threads: int = setting(
-        0, "processingThreads", "threads that decode and process frames (0: CPU count + 4)"
+        0,
+        "processingThreads",
+        "threads that decode and process frames (0: CPU count + 4)",
+        at_least=0,
     )
     processing_processes: int = setting(
         0,
         "processingProcesses",
         "run processors in this many processes, each stream pinned to one (0: in this one)",
+        at_least=0,
+        at_most=256,
     )
     inline_processing_ms: float = setting(
         3.0,
         "inlineProcessingMs",
         "batches that take less than this run on the event loop, not a thread (0: never)",
+        at_least=0,
     )
     workers: int = setting(
-        1, "workers", "server processes sharing the port (more cores serve streams)"
+        1,
+        "workers",
+        "server processes sharing the port (more cores serve streams)",
+        at_least=1,
+        at_most=64,
     )
     reuse_port: bool = setting(
         False, "reusePort", "let other processes listen on the same port (set for workers)"
     )
     max_streams: int = setting(
-        64, "maxStreams", "streams served at once; more callers get RESOURCE_EXHAUSTED"
+        64,
+        "maxStreams",
+        "streams served at once; more callers get RESOURCE_EXHAUSTED",
+        at_least=1,
     )
     max_held_mib: int = setting(
-        512, "maxHeldMiB", "MiB of embedded frames held for all streams (reading waits beyond)"
+        512,
+        "maxHeldMiB",
+        "MiB of embedded frames held for all streams (reading waits beyond)",
+        at_least=1,
     )
     auth_username: str = setting("", "authUsername", "require these Basic credentials on calls")
     auth_password: str = setting("", "authPassword", "the password for authUsername", secret=True)
@@ -156,64 +244,24 @@ class Settings:
     tls_cert_file: str = setting("", "tlsCertFile", "PEM certificate (chain): serve TLS")
     tls_key_file: str = setting("", "tlsKeyFile", "PEM private key of tlsCertFile")
     shutdown_grace_seconds: float = setting(
-        10.0, "shutdownGraceSeconds", "on SIGTERM, open streams may finish for this long"
+        10.0,
+        "shutdownGraceSeconds",
+        "on SIGTERM, open streams may finish for this long",
+        at_least=0,
     )
-    metrics_port: int = setting(0, "metricsPort", "serve Prometheus metrics here (0: off)")
+    metrics_port: int = setting(
+        0, "metricsPort", "serve Prometheus metrics here (0: off)", at_least=0, at_most=65535
+    )
     stats_interval_seconds: float = setting(
-        60.0, "statsIntervalSeconds", "log a stats line this often (0: never)"
+        60.0, "statsIntervalSeconds", "log a stats line this often (0: never)", at_least=0
     )
-    log_level: str = setting("INFO", "logLevel", "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    log_level: str = setting(
+        "INFO", "logLevel", "DEBUG, INFO, WARNING, ERROR or CRITICAL", choices=LOG_LEVELS
+    )
 
     def __post_init__(self) -> None:
-        parse_binding(self.grpc_binding)
-        _require(self.batch_size >= 1, "batchSize", "at least 1", self.batch_size)
-        _require(self.batch_timeout_ms >= 0, "batchTimeoutMs", "0 or more", self.batch_timeout_ms)
-        _require(
-            1 <= self.max_message_size_mib <= 2047,
-            "maxMessageSizeMiB",
-            "1 to 2047",
-            self.max_message_size_mib,
-        )
-        _require(self.max_in_flight >= 1, "maxInFlight", "at least 1", self.max_in_flight)
-        _require(self.max_frame_pixels >= 1, "maxFramePixels", "at least 1", self.max_frame_pixels)
-        _require(
-            self.processing_threads >= 0, "processingThreads", "0 or more", self.processing_threads
-        )
-        _require(
-            0 <= self.processing_processes <= 256,
-            "processingProcesses",
-            "0 to 256",
-            self.processing_processes,
-        )
-        _require(
-            self.inline_processing_ms >= 0,
-            "inlineProcessingMs",
-            "0 or more",
-            self.inline_processing_ms,
-        )
-        _require(1 <= self.workers <= 64, "workers", "1 to 64", self.workers)
-        _require(self.max_streams >= 1, "maxStreams", "at least 1", self.max_streams)
-        _require(self.max_held_mib >= 1, "maxHeldMiB", "at least 1", self.max_held_mib)
-        _require(
-            self.shutdown_grace_seconds >= 0,
-            "shutdownGraceSeconds",
-            "0 or more",
-            self.shutdown_grace_seconds,
-        )
-        _require(0 <= self.metrics_port <= 65535, "metricsPort", "0 to 65535", self.metrics_port)
-        _require(
-            self.stats_interval_seconds >= 0,
-            "statsIntervalSeconds",
-            "0 or more",
-            self.stats_interval_seconds,
-        )
-        _require(
-            self.log_level.upper() in LOG_LEVELS,
-            "logLevel",
-            " or ".join(LOG_LEVELS),
-            self.log_level,
-        )
-        _require(bool(self.default_processor.strip()), "defaultProcessor", "a name", "''")
+        for f in dataclasses.fields(self):
+            f.metadata["valid"].validate(f.metadata["env"], getattr(self, f.name))
 
     @property
     def binding(self) -> Binding:
@@ -251,11 +299,6 @@ class Settings:
             elif from_file.get(env) is not None:
                 values[f.name] = _convert(f, from_file[env], f"{env} in {env_file}")
         return cls(**values)
-
-
-def _require(ok: bool, env: str, expected: str, got: object) -> None:
-    if not ok:
-        raise ConfigurationError(f"{env}: expected {expected}, got {got}")
 
 
 def _convert(f: dataclasses.Field[Any], value: Any, source: str) -> Any:
