@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from lva_extension.client import StreamFormat
 from lva_extension.frames import encode
-from PIL import Image
+from lva_extension.frames.resize import fit, resize
 
 SCALE_MODES = ("preserveAspectRatio", "pad", "stretch")
 # The pixelFormat values of MediaGraphImageFormatRaw.
@@ -78,16 +78,8 @@ class ImageSpec:
         height, width = rgb.shape[:2]
         out_width, out_height = self.output_size(width, height)
         if self.mode != "pad":
-            return _resize(rgb, out_width, out_height)
-        factor = min(out_width / width, out_height / height)
-        inner_width = max(1, min(out_width, round(width * factor)))
-        inner_height = max(1, min(out_height, round(height * factor)))
-        canvas = np.zeros((out_height, out_width, 3), dtype=np.uint8)
-        top, left = (out_height - inner_height) // 2, (out_width - inner_width) // 2
-        canvas[top : top + inner_height, left : left + inner_width] = _resize(
-            rgb, inner_width, inner_height
-        )
-        return canvas
+            return resize(rgb, out_width, out_height)
+        return fit(rgb, out_width, out_height, "letterbox", pad_value=0)[0]
 
     def convert(self, rgb: np.ndarray) -> bytes:
         """Scale and encode one RGB frame into the bytes of a media sample."""
@@ -95,10 +87,3 @@ class ImageSpec:
         height, width = scaled.shape[:2]
         fmt = StreamFormat(self.encoding, self.pixel_format, width, height).frame_format()
         return encode(scaled, fmt, quality=self.quality)
-
-
-def _resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    if rgb.shape[:2] == (height, width):
-        return rgb
-    image = Image.fromarray(np.ascontiguousarray(rgb))
-    return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))
