@@ -100,3 +100,20 @@ class DieOnThirdFrame(Processor):
         if self.seen >= 3:
             os._exit(3)
         return [[] for _ in frames]
+
+
+class Gate(Processor):
+    """Blocks its first batch until the test opens the gate; tags frames "through"."""
+
+    entered = threading.Event()
+    release = threading.Event()
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.entered.clear()
+        cls.release.clear()
+
+    def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+        Gate.entered.set()
+        Gate.release.wait(30)
+        return [[inferences.classification("through")] for _ in frames]
