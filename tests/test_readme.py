@@ -18,9 +18,30 @@ def test_the_two_commands_exist_and_ci_runs_the_test_command():
     assert "scripts/test.sh" in (REPO / ".ci" / "run").read_text()
 
 
-def test_every_setting_is_in_the_settings_table():
+def settings_table() -> dict[str, str]:
+    """Each variable of the README's settings table -> the default it documents."""
     section = README[README.index("### Settings") : README.index("### Choosing the model")]
-    first_cells = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
-    documented = {name for cell in first_cells for name in cell.replace("`", "").split(", ")}
-    names = {f.metadata["env"] for f in dataclasses.fields(Settings)}
-    assert sorted(names - {n.strip() for n in documented}) == []
+    rows = [line.split("|") for line in section.splitlines() if line.startswith("| `")]
+    return {
+        name.strip(): row[-2].strip().strip("`")
+        for row in rows
+        for name in row[1].replace("`", "").split(",")
+    }
+
+
+def shown(value: object) -> str:
+    """A default as the README writes it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value) if value != "" else "unset"
+
+
+def test_every_setting_is_in_the_settings_table_with_its_default():
+    table = settings_table()
+    fields = {f.metadata["env"]: f.default for f in dataclasses.fields(Settings)}
+    assert sorted(set(fields) - set(table)) == []
+    assert sorted(set(table) - set(fields)) == []
+    wrong = {env: (table[env], shown(default)) for env, default in fields.items()}
+    assert {env: pair for env, pair in wrong.items() if pair[0] != pair[1]} == {}

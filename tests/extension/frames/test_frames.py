@@ -6,10 +6,11 @@ import io
 
 import numpy as np
 import pytest
+import simplejpeg
 from lva_extension.client import StreamFormat
 from lva_extension.errors import InvalidArgument
 from lva_extension.frames import decode, encode, parse_format
-from PIL import Image
+from PIL import Image, ImageFile
 
 from tests.support.streams import Format, descriptor
 
@@ -66,12 +67,29 @@ def test_jpeg_decodes_close_to_the_original():
     assert np.abs(decoded.astype(int) - flat).max() <= 3
 
 
-def test_decompression_bomb_is_refused_before_decoding():
+@pytest.mark.parametrize(
+    ("encoding", "pillow_format"), [("png", "PNG"), ("jpg", "JPEG"), ("bmp", "BMP")]
+)
+def test_decompression_bomb_is_refused_before_decoding(monkeypatch, encoding, pillow_format):
     out = io.BytesIO()
-    Image.new("RGB", (4000, 4000)).save(out, format="PNG")
-    fmt = StreamFormat("png", width=64, height=48).frame_format()
+    Image.new("RGB", (4000, 4000)).save(out, format=pillow_format)
+    fmt = StreamFormat(encoding, width=64, height=48).frame_format()
+    # Every way a frame's pixels get decoded records itself: none may run.
+    decoded: list[str] = []
+
+    def recorded(name, real):
+        def call(*args, **kwargs):
+            decoded.append(name)
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recorded("pillow", ImageFile.ImageFile.load))
+    monkeypatch.setattr(simplejpeg, "decode_jpeg", recorded("simplejpeg", simplejpeg.decode_jpeg))
+
     with pytest.raises(InvalidArgument, match="exceeds 1000000 pixels"):
         decode(fmt, out.getvalue(), 1_000_000)
+    assert decoded == []
 
 
 @pytest.mark.parametrize(
