@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from ..contract import SERVICE_NAME
 from ..errors import ConfigurationError, ExtensionError
 from ..metrics import NoMetrics, PrometheusMetrics
-from ..processors import parse_configuration, resolve_processor_class
+from ..processors import create_processor, parse_configuration
 from ..proto import extension_pb2_grpc
 from ..settings import Settings
 from ..stream.conversation import ServerResources
@@ -148,12 +148,14 @@ class ExtensionServer:
 
 
 def _check_default_processor(settings: Settings) -> None:
-    """A typo in defaultProcessor should stop the start, not every stream."""
+    """A wrong defaultProcessor should stop the start, not every stream: the processor
+    is created once, with its options (an onnx model is loaded), and closed again."""
     try:
         spec = parse_configuration("", settings.default_processor)
-        resolve_processor_class(spec.name, allow_paths=True)
+        processor = create_processor(spec, allow_paths=True)
     except ExtensionError as error:
         raise ConfigurationError(f"defaultProcessor: {error.message}") from None
+    processor.close()
 
 
 def _metrics_host(settings: Settings) -> str:
