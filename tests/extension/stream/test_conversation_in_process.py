@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from lva_extension.errors import ClientGone, InvalidArgument, ResourceExhausted
 from lva_extension.stream.conversation import Conversation
+from lva_extension.stream.limits import ByteBudget
 
 from tests.support.fakes import FakeClient, converse, messages, resources
 from tests.support.processors import Gate
-from tests.support.streams import descriptor, sample
+from tests.support.streams import Format, descriptor, sample
 
 DARK = FRAME = bytes(64 * 48 * 3)
+GATE = "tests.support.processors:Gate"
 LIGHT = bytes([230]) * (64 * 48 * 3)
 
 
@@ -112,3 +115,77 @@ def test_streams_beyond_max_streams_are_refused_before_their_descriptor_is_serve
             assert second.written == []
 
     asyncio.run(scenario())
+
+
+def test_the_default_in_flight_window_is_sixteen_samples():
+    Gate.reset()
+    client = FakeClient(
+        messages(
+            descriptor(configuration="tests.support.processors:Gate"),
+            (sample(s, FRAME) for s in range(2, 40)),
+        )
+    )
+
+    async def scenario() -> int:
+        conversation = asyncio.ensure_future(converse(client))
+        await asyncio.to_thread(Gate.entered.wait, 10)
+        for _ in range(100):
+            await asyncio.sleep(0.001)
+        read_while_blocked = client.read
+        Gate.release.set()
+        await conversation
+        return read_while_blocked
+
+    assert asyncio.run(scenario()) == 1 + 16 + 1
+    assert sorted(client.acks) == list(range(2, 40))
+
+
+class PeakBudget(ByteBudget):
+    """A ByteBudget that remembers the most it ever held."""
+
+    peak = 0
+
+    async def acquire(self, size: int) -> None:
+        await super().acquire(size)
+        self.peak = max(self.peak, self.held)
+
+
+def test_streams_never_hold_more_embedded_bytes_than_max_held_mib_together():
+    Gate.reset()
+    frame = bytes(400 * 1024)  # 400 KiB: two fit in 1 MiB, three do not
+    clients = [
+        FakeClient(
+            messages(
+                descriptor(width=400, height=256, pixel_format=Format.RGBA, configuration=GATE),
+                (sample(s, frame) for s in range(2, 12)),
+            )
+        )
+        for _ in range(4)
+    ]
+
+    async def scenario(budget: PeakBudget) -> int:
+        with ThreadPoolExecutor(8) as executor:
+            shared = replace(resources(executor, max_held_mib=1), budget=budget)
+            streams = [
+                asyncio.ensure_future(
+                    Conversation(shared, f"camera-{i}").handle(c.messages(), c.write)
+                )
+                for i, c in enumerate(clients)
+            ]
+            await asyncio.to_thread(Gate.entered.wait, 10)
+            for _ in range(100):  # every reader gets to read as far as it may
+                await asyncio.sleep(0.001)
+            read_while_blocked = sum(c.read for c in clients)
+            Gate.release.set()
+            await asyncio.gather(*streams)
+            return read_while_blocked
+
+    budget = PeakBudget(1024 * 1024)
+    read_while_blocked = asyncio.run(scenario(budget))
+
+    assert budget.peak <= 1024 * 1024
+    assert budget.peak == 2 * len(frame)  # the budget was used, not just respected
+    # Four descriptors, the two frames held, and one waiting read per stream.
+    assert read_while_blocked == 4 + 2 + 4
+    assert all(sorted(c.acks) == list(range(2, 12)) for c in clients)
+    assert budget.held == 0
