@@ -41,7 +41,7 @@ def module_json() -> dict[str, Any]:
 
 
 def package_version() -> str:
-    # The [project] version line (tomllib would need Python 3.11; the package supports 3.10).
+    # The [project] version line, read as text: the test checks the file as tools read it.
     text = (MODULE_DIR / "pyproject.toml").read_text(encoding="utf-8")
     match = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
     assert match, "no version in modules/grpcExtension/pyproject.toml"

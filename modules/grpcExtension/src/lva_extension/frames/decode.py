@@ -48,7 +48,7 @@ def _decode_raw(fmt: FrameFormat, data: bytes | memoryview) -> np.ndarray:
 
 
 def _decode_jpeg_fast(data: bytes | memoryview, max_pixels: int) -> np.ndarray | None:
-    """libjpeg-turbo straight into numpy (8x faster than Pillow's decode and copy).
+    """libjpeg-turbo straight into numpy (1.2-2.4x faster than Pillow's decode and copy here).
 
     None when it cannot: then Pillow decodes, or explains what is wrong.
     """
