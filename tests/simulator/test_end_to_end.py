@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from lva_extension.client.clips import dark_light_frames, is_dark_scene, write_clip
-from lva_simulator.sources import Playback
+from lva_simulator.graph.nodes.rtsp_source import Playback
 
 from tests.support.certificates import make_authority, make_server_certificate
 from tests.support.simulator import instance, messages, running_simulator, topology

@@ -8,7 +8,7 @@ import pytest
 import requests
 from azure.iot.hub import IoTHubRegistryManager  # type: ignore[import-untyped]
 from azure.iot.hub.models import CloudToDeviceMethod  # type: ignore[import-untyped]
-from lva_simulator import sas
+from lva_simulator.iothub import sas
 from msrest.exceptions import HttpOperationError
 
 from tests.support.simulator import DEVICE, MODULE, running_simulator

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from lva_extension.client import StreamFormat
 from lva_extension.frames import decode
-from lva_simulator.imaging import ImageSpec
-from lva_simulator.sampling import RateLimit
+from lva_simulator.graph.imaging import ImageSpec
+from lva_simulator.graph.sampling import RateLimit
 
 
 def spec(mode: str, width: int | None, height: int | None, **fmt: object) -> ImageSpec:

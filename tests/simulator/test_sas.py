@@ -7,8 +7,8 @@ import time
 from urllib.parse import quote, quote_plus
 
 import pytest
-from lva_simulator import sas
-from lva_simulator.connection_string import ConnectionStringError, HubConnectionString
+from lva_simulator.iothub import sas
+from lva_simulator.iothub.connection_string import ConnectionStringError, HubConnectionString
 
 KEY = base64.b64encode(b"k" * 32).decode()
 OTHER_KEY = base64.b64encode(b"x" * 32).decode()

@@ -16,15 +16,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import certificates
-from .connection_string import DEFAULT_POLICY, HubConnectionString, load_or_create_key
-from .graph import GraphPlan
-from .hub import HubServer
-from .methods import LvaModule
-from .runner import GraphRun
-from .sink import MessageWriter
-from .sources import Playback
-from .store import Store
+from .graph.events import MessageWriter
+from .graph.nodes.rtsp_source import Playback
+from .graph.plan import GraphPlan
+from .graph.runner import GraphRun
+from .iothub import certificates
+from .iothub.connection_string import DEFAULT_POLICY, HubConnectionString, load_or_create_key
+from .iothub.hub import HubServer
+from .module.methods import LvaModule
+from .module.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .connection_string import ConnectionStringError
+from .iothub.connection_string import ConnectionStringError
 
 
 def _serve(args: argparse.Namespace) -> int:
     from .app import SimulatorOptions, default_state_dir, run
-    from .sources import Playback
+    from .graph.nodes.rtsp_source import Playback
 
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -36,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _events(args: argparse.Namespace) -> int:
-    from .events import watch
+    from .watch import watch
 
     if not args.follow and not args.path.is_file():
         print(f"lva-simulator events: no such file: {args.path}", file=sys.stderr)

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from lva_extension.client.inference_json import to_message
 from lva_extension.proto.inferencing_pb2 import Inference
 
-from .topology import now_iso
+from ..times import now_iso
 
 EVENT_TYPE = "Microsoft.Media.Graph.Analytics.Inference"
 TOPIC = (

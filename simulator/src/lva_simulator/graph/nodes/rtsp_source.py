@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import numpy as np
 
-from .graph import SourceSpec
+from ..plan import SourceSpec
 
 log = logging.getLogger(__name__)
 

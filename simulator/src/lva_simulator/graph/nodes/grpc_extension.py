@@ -21,9 +21,9 @@ import grpc
 from cryptography import x509
 from lva_extension.client import ClientOptions, ExtensionCallError, ExtensionClient, TimedFrame
 
-from .graph import ExtensionSpec
-from .sink import InferenceEvent
-from .sources import VideoFrame
+from ..events import InferenceEvent
+from ..plan import ExtensionSpec
+from .rtsp_source import VideoFrame
 
 log = logging.getLogger(__name__)
 

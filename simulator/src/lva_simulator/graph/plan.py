@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .errors import ErrorDetail, module_validation
 from .imaging import LVA_PIXEL_FORMATS, SCALE_MODES, ImageSpec, client_sends
-from .topology import Json, inputs_of, nodes
+from .properties import Json, inputs_of, nodes
 
 _M = "#Microsoft.Media."
 RTSP_SOURCE = f"{_M}MediaGraphRtspSource"
@@ -25,6 +24,21 @@ IOT_HUB_SINK = f"{_M}MediaGraphIoTHubMessageSink"
 SUPPORTED = (RTSP_SOURCE, FRAME_RATE_FILTER, GRPC_EXTENSION, IOT_HUB_SINK)
 
 _GRPC_URL = re.compile(r"^tcp://(?P<host>\[[0-9a-fA-F:.]+\]|[^:/\[\]]+):(?P<port>\d{1,5})/?$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a graph cannot run: an OData-style error detail."""
+
+    code: str
+    message: str
+    target: str = ""
+
+
+class PlanError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -74,13 +88,13 @@ class GraphPlan:
 class _Compiler:
     def __init__(self, properties: Json) -> None:
         self.properties = properties
-        self.details: list[ErrorDetail] = []
+        self.details: list[Problem] = []
         self.by_name: dict[str, tuple[str, Json]] = {}
         for section, i, node in nodes(properties):
             self.by_name[str(node["name"])] = (f"$.properties.{section}[{i}]", node)
 
     def fail(self, target: str, message: str, code: str = "PropertyValueInvalid") -> None:
-        self.details.append(ErrorDetail(code, message, target))
+        self.details.append(Problem(code, message, target))
 
     def text(self, node: Json, key: str, target: str, default: str | None = None) -> str:
         value = node.get(key, default)
@@ -401,7 +415,7 @@ class _Compiler:
 
 
 def compile_plan(instance: str, topology: str, properties: Json) -> GraphPlan:
-    """Check a resolved graph against what the simulator runs; raise ModuleValidationError."""
+    """Check a resolved graph against what the simulator runs; raise PlanError."""
     compiler = _Compiler(properties)
     sources: list[SourceSpec] = []
     extensions: list[ExtensionSpec] = []
@@ -420,5 +434,5 @@ def compile_plan(instance: str, topology: str, properties: Json) -> GraphPlan:
         elif kind == IOT_HUB_SINK:
             sinks.append(compiler.sink(target, node))
     if compiler.details:
-        raise module_validation(compiler.details)
+        raise PlanError(compiler.details)
     return GraphPlan(instance, topology, tuple(sources), tuple(extensions), tuple(sinks))

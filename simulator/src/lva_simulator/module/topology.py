@@ -14,9 +14,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ..graph.properties import Json, inputs_of, nodes
 from .errors import ErrorDetail, MethodError, graph_validation, invalid_resource
-
-Json = dict[str, Any]
 
 # Names: letters, digits and dashes, not starting or ending with a dash, at most 32.
 NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
@@ -44,10 +43,6 @@ NODE_TYPES: dict[str, tuple[str, ...]] = {
         f"{_M}MediaGraphFileSink",
     ),
 }
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def check_name(value: Any, target: str, what: str) -> list[ErrorDetail]:
@@ -152,13 +147,6 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 # --- the topology ---------------------------------------------------------
 
 
-def nodes(properties: Json) -> Iterator[tuple[str, int, Json]]:
-    """(section, index, node) for every node, sources first."""
-    for section in ("sources", "processors", "sinks"):
-        for i, node in enumerate(properties.get(section) or []):
-            yield section, i, node
-
-
 def check_topology(body: Any) -> Json:
     """Validate a GraphTopologySet payload; returns the topology as it is kept."""
     if not isinstance(body, dict):
@@ -249,10 +237,6 @@ def _check_nodes(properties: Json, declared: Mapping[str, Json]) -> list[ErrorDe
                         )
                     )
     return details
-
-
-def inputs_of(node: Json) -> list[str]:
-    return [str(x["nodeName"]) for x in node.get("inputs") or []]
 
 
 def _check_graph(properties: Json) -> list[ErrorDetail]:

@@ -14,11 +14,11 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from .extension_node import ExtensionNode
-from .graph import GraphPlan
+from .events import InferenceEvent, MessageWriter
+from .nodes.grpc_extension import ExtensionNode
+from .nodes.rtsp_source import Playback, VideoFrame, VideoSource
+from .plan import GraphPlan
 from .sampling import RateLimit
-from .sink import InferenceEvent, MessageWriter
-from .sources import Playback, VideoFrame, VideoSource
 
 log = logging.getLogger(__name__)
 

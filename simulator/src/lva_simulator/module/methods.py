@@ -16,16 +16,24 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .errors import ErrorDetail, MethodError, bad_request, conflict, invalid_resource, not_found
-from .graph import GraphPlan, compile_plan
-from .runner import GraphRun
+from ..graph.plan import GraphPlan, PlanError, compile_plan
+from ..graph.runner import GraphRun
+from ..times import now_iso
+from .errors import (
+    ErrorDetail,
+    MethodError,
+    bad_request,
+    conflict,
+    invalid_resource,
+    module_validation,
+    not_found,
+)
 from .store import Store
 from .topology import (
     Json,
     check_instance,
     check_instance_against,
     check_topology,
-    now_iso,
     resolve,
 )
 
@@ -175,7 +183,12 @@ class LvaModule:
                 ]
             )
         check_instance_against(instance, topology)
-        return compile_plan(instance["name"], topology_name, resolve(topology, instance))
+        try:
+            return compile_plan(instance["name"], topology_name, resolve(topology, instance))
+        except PlanError as error:
+            raise module_validation(
+                [ErrorDetail(p.code, p.message, p.target) for p in error.problems]
+            ) from None
 
     def _view(self, name: str) -> Json:
         record = self.store.instances[name]

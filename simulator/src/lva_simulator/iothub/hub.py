@@ -19,9 +19,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ..times import now_iso
 from . import sas
 from .connection_string import HubConnectionString
-from .topology import now_iso
 
 log = logging.getLogger(__name__)
 

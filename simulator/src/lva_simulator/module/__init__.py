@@ -1,0 +1,1 @@
+"""The LVA edge module: its direct methods, the topology checks, the stored state, its errors."""
