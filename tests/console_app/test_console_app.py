@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from lva_extension.client.clips import dark_light_frames, write_clip
-from lva_simulator.graph.nodes.rtsp_source import Playback
+from lva_simulator.graph.node import Playback
 
 from tests.support.paths import REPO
 from tests.support.simulator import DEVICE, MODULE, messages, running_simulator

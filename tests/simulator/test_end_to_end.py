@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from lva_extension.client.clips import dark_light_frames, is_dark_scene, write_clip
-from lva_simulator.graph.nodes.rtsp_source import Playback
+from lva_simulator.graph.node import Playback
 
 from tests.support.certificates import make_authority, make_server_certificate
 from tests.support.simulator import instance, messages, running_simulator, topology
@@ -81,7 +81,8 @@ def test_every_sampled_frame_gets_one_right_message(
             frameWidth="416",
             frameHeight="416",
         )
-        stats = sim.simulator.module.runs["e2e"].feeds[0].node.stats
+        node = sim.simulator.module.runs["e2e"].nodes["grpcExtension"]
+        stats = {s.node: s for s in sim.simulator.module.runs["e2e"].stats()}["grpcExtension"]
     sampled = list(range(0, FRAMES, FPS // 5))  # 5 of every 15 frames: 0, 3, 6, ...
     assert sorted(frame_index(m) for m in lines) == sampled  # each exactly once
     for message in lines:
@@ -96,10 +97,10 @@ def test_every_sampled_frame_gets_one_right_message(
         assert message["outputName"] == "inferenceOutput"
     assert len(HoldAndCheck.checked) == len(sampled)
     assert HoldAndCheck.overwritten == []
-    assert (stats.frames_sent, stats.results, stats.streams) == (len(sampled),) * 2 + (1,)
+    assert (stats.acks, stats.frames_out, node.streams) == (len(sampled),) * 2 + (1,)
 
 
-def test_wrong_credentials_are_reported_and_publish_nothing(tmp_path, clip, extension):
+def test_wrong_credentials_are_a_diagnostic_event_and_publish_no_inference(tmp_path, clip, extension):
     with running_simulator(tmp_path / "sim") as sim:
         sim.invoke("GraphTopologySet", topology(EMBEDDED))
         sim.invoke(
@@ -113,18 +114,26 @@ def test_wrong_credentials_are_reported_and_publish_nothing(tmp_path, clip, exte
             ),
         )
         assert sim.invoke("GraphInstanceActivate", {"name": "e2e"}) == (200, None)
-        stats = sim.simulator.module.runs["e2e"].feeds[0].node.stats
+        counters = sim.simulator.module.runs["e2e"].nodes["grpcExtension"].context.counters
         # The node retries (after 1 s, 2 s, 5 s, ...). About one refused call in four
         # reaches the client as INTERNAL "Internal error from Core" instead of
         # UNAUTHENTICATED (a grpc.aio race between the client's first write and the
         # server's abort), so wait for a retry that shows the real status.
         deadline = time.monotonic() + 60
-        while "UNAUTHENTICATED" not in stats.last_error and time.monotonic() < deadline:
+        while "UNAUTHENTICATED" not in counters.last_error and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert "UNAUTHENTICATED" in stats.last_error
-        assert stats.results == 0
+        assert "UNAUTHENTICATED" in counters.last_error
+        assert counters.acks == 0
         assert sim.invoke("GraphInstanceDeactivate", {"name": "e2e"}) == (200, None)
-        assert messages(sim.options.state_dir / "messages.jsonl") == []
+        published = messages(sim.options.state_dir / "messages.jsonl")
+    types = {m["applicationProperties"]["eventType"] for m in published}
+    assert "Microsoft.Media.Graph.Analytics.Inference" not in types
+    # The refusal is a diagnostic event of the extension node, on the diagnostics output.
+    refusals = [m for m in published if m["body"].get("errorCode") == "UNAUTHENTICATED"]
+    assert refusals and refusals[0]["outputName"] == "AmsDiagnostics"
+    properties = refusals[0]["applicationProperties"]
+    assert properties["eventType"] == "Microsoft.Media.Graph.Diagnostics.ProtocolError"
+    assert properties["subject"] == "/graphInstances/e2e/processors/grpcExtension"
 
 
 @pytest.mark.parametrize("ignore_hostname", [False, True], ids=["name-matches", "ignoreHostname"])

@@ -189,24 +189,23 @@ def test_instance_validation(sim, body, detail):
 
 
 def test_nodes_the_simulator_does_not_run_are_refused_at_instance_set(sim):
-    body = topology(name="Motion")
+    body = topology(name="Tracking")
     properties = body["properties"]
-    properties["processors"].insert(
-        0,
+    properties["processors"].append(
         {
-            "@type": f"{_M}MediaGraphMotionDetectionProcessor",
-            "name": "motionDetection",
-            "sensitivity": "medium",
-            "inputs": [{"nodeName": "rtspSource"}],
+            "@type": f"{_M}MediaGraphObjectTrackingProcessor",
+            "name": "objectTracker",
+            "inputs": [{"nodeName": "grpcExtension"}],
         },
     )
-    properties["processors"][1]["inputs"] = [{"nodeName": "motionDetection"}]
+    properties["sinks"][0]["inputs"] = [{"nodeName": "objectTracker"}]
     assert sim.invoke("GraphTopologySet", body)[0] == 201
-    status, payload = sim.invoke("GraphInstanceSet", instance("m1", "Motion", rtspUrl="/x.mp4"))
+    status, payload = sim.invoke("GraphInstanceSet", instance("t1", "Tracking", rtspUrl="/x.mp4"))
     assert (status, payload["error"]["code"]) == (400, "ModuleValidationError")
-    messages = " ".join(d["message"] for d in payload["error"]["details"])
-    assert "not supported by the simulator" in messages
-    assert "MediaGraphMotionDetectionProcessor" in messages
+    [detail] = payload["error"]["details"]
+    assert detail["code"] == "NotSupportedBySimulator"
+    assert detail["target"] == "$.properties.processors[1].@type"
+    assert "'objectTracker' (MediaGraphObjectTrackingProcessor)" in detail["message"]
 
 
 def test_instance_states_and_conflicts(sim, clip):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lva_simulator.app import Simulator, SimulatorOptions
-from lva_simulator.graph.nodes.rtsp_source import Playback
+from lva_simulator.graph.node import Playback
 
 from tests.support.loop_thread import LoopThread
 

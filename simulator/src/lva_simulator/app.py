@@ -1,25 +1,31 @@
 """The simulator: one IoT hub with one edge device whose LVA module runs graphs.
 
-Phases: ``start`` (state directory, key and certificate, the HTTPS front end,
-the connection string printed and written to ``connection-string.txt``, then
-the instances that were active start again), serving, ``stop`` (graphs stop,
-the front end closes; stored states are kept).
+Phases: ``start`` (state directory, key and certificate, the camera if it has a
+folder of videos, the HTTPS front end, the connection string printed and
+written to ``connection-string.txt``, then the instances that were active
+start again), serving, ``stop`` (graphs stop, recordings are finished, the
+front end and the camera close; stored states are kept).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .graph.events import MessageWriter
-from .graph.nodes.rtsp_source import Playback
+from .camera import CameraProcess
+from .graph.events import EventOutputs, MessageWriter, Publisher
+from .graph.node import Playback, RunOptions
+from .graph.observer import GraphObserver, NullObserver
 from .graph.plan import GraphPlan
-from .graph.runner import GraphRun
+from .graph.recordings import Recording
+from .graph.runner import Environment, GraphRun
 from .iothub import certificates
 from .iothub.connection_string import DEFAULT_POLICY, HubConnectionString, load_or_create_key
 from .iothub.hub import HubServer
@@ -43,10 +49,28 @@ class SimulatorOptions:
     module_id: str = "lvaEdge"
     sink_output: str = "-"  # "-" = stdout, else a file the JSON lines are appended to
     playback: Playback = field(default_factory=Playback)
+    # The module twin's diagnosticsEventsOutputName / operationalEventsOutputName ("" = off).
+    event_outputs: EventOutputs = field(default_factory=EventOutputs)
+    assets_dir: Path | None = None  # default STATE_DIR/assets
+    volumes: Mapping[str, Path] = field(default_factory=dict)  # container path -> folder here
+    camera_media: Path | None = None  # serve this folder over RTSP as rtspsim
+    camera_port: int = 8554
+    camera_username: str = ""
+    camera_password: str = field(default="", repr=False)
+    rtspsim: str = ""  # host:port of a camera started elsewhere (lva-simulator camera)
+    observer: GraphObserver = field(default_factory=NullObserver)
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port: expected 0 to 65535, got {self.port}")
+        for what, port in (("port", self.port), ("camera port", self.camera_port)):
+            if not 0 <= port <= 65535:
+                raise ValueError(f"{what}: expected 0 to 65535, got {port}")
+        if self.camera_media is not None and self.rtspsim:
+            raise ValueError("give a camera folder or an rtspsim address, not both")
+        for inside in self.volumes:
+            if not inside.startswith("/"):
+                raise ValueError(
+                    f"volume: expected an absolute path inside the module, got {inside!r}"
+                )
         for what, value in (("device id", self.device_id), ("module id", self.module_id)):
             if not value or "/" in value:
                 raise ValueError(f"{what}: expected a name without '/', got {value!r}")
@@ -56,13 +80,26 @@ class Simulator:
     def __init__(self, options: SimulatorOptions) -> None:
         self.options = options
         self.writer = MessageWriter(options.sink_output)
+        publisher = Publisher(self.writer, options.event_outputs, options.observer)
+        run_options = RunOptions(
+            options.playback,
+            options.assets_dir or options.state_dir / "assets",
+            options.rtspsim,
+            dict(options.volumes),
+        )
+        self.environment = Environment(run_options, publisher)
         self.store = Store(options.state_dir / "state.json")
         self.module = LvaModule(self.store, self._make_run)
         self.hub: HubServer | None = None
+        self.camera: CameraProcess | None = None
         self.connection_string: HubConnectionString | None = None
 
     def _make_run(self, plan: GraphPlan) -> GraphRun:
-        return GraphRun(plan, self.writer, self.options.playback)
+        return GraphRun(plan, self.environment)
+
+    def recordings(self) -> list[Recording]:
+        """Every recording the sinks have made since the simulator started."""
+        return self.environment.recordings.list()
 
     @property
     def certificate(self) -> Path:
@@ -79,11 +116,24 @@ class Simulator:
         key = load_or_create_key(state / "hub-key.txt")
         names = sorted({options.host, "localhost", "127.0.0.1", "::1"} - {"0.0.0.0", "::"})
         cert, cert_key = certificates.ensure(state, names)
+        if options.camera_media is not None:
+            self.camera = CameraProcess(
+                options.camera_media,
+                options.host if options.host not in ("0.0.0.0", "::") else "127.0.0.1",
+                options.camera_port,
+                options.camera_username,
+                options.camera_password,
+            )
+            await self.camera.start()
+            self.environment.options = dataclasses.replace(
+                self.environment.options, rtspsim=self.camera.address
+            )
         identity = HubConnectionString(f"{options.host}:{options.port}", DEFAULT_POLICY, key)
         self.hub = HubServer(
             identity,
             {(options.device_id, options.module_id): self.module.invoke},
             certificates.server_context(cert, cert_key),
+            {(options.device_id, options.module_id): self.module.deliver},
         )
         port = await self.hub.start(options.host, options.port)
         host = f"[{options.host}]" if ":" in options.host else options.host
@@ -110,6 +160,8 @@ class Simulator:
         await self.module.shutdown()
         if self.hub is not None:
             await self.hub.stop()
+        if self.camera is not None:
+            await self.camera.stop()
         self.writer.close()
         self.connection_string_file.unlink(missing_ok=True)
 

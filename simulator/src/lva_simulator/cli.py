@@ -15,7 +15,7 @@ from .iothub.connection_string import ConnectionStringError
 
 def _serve(args: argparse.Namespace) -> int:
     from .app import SimulatorOptions, default_state_dir, run
-    from .graph.nodes.rtsp_source import Playback
+    from .graph.node import Playback
 
     logging.basicConfig(
         level=args.log_level.upper(),

@@ -83,7 +83,18 @@ class ImageSpec:
 
     def convert(self, rgb: np.ndarray) -> bytes:
         """Scale and encode one RGB frame into the bytes of a media sample."""
-        scaled = self.scale(rgb)
+        return self.encode(self.scale(rgb))
+
+    def encode(self, scaled: np.ndarray) -> bytes:
+        """Encode a frame already at the output size."""
         height, width = scaled.shape[:2]
         fmt = StreamFormat(self.encoding, self.pixel_format, width, height).frame_format()
         return encode(scaled, fmt, quality=self.quality)
+
+    @property
+    def content_type(self) -> str:
+        """The MIME type of an encoded sample (the HTTP extension's Content-Type)."""
+        return {"jpg": "image/jpeg", "png": "image/png", "bmp": "image/bmp"}.get(
+            self.encoding, "image/x-raw"
+        )
+

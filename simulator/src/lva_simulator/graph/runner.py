@@ -1,70 +1,174 @@
-"""Running one active graph instance: sources feed extension nodes, which feed sinks.
+"""Running one active graph instance: nodes built from the plan, wired, started, stopped.
 
-Each extension node has its own queue of frames, filled by its source after
-that node's frame-rate limit. With realtime playback a node that falls behind
-loses frames (a live camera does not wait); otherwise the source waits for the
-slowest node, so every admitted frame is processed.
+Items flow by ``await``: the camera's reading loop hands each packet and
+picture to the nodes that asked for that kind, through each input's output
+selectors, and they pass on what they make the same way. Nodes that wait on
+the network (extensions) keep a short queue of their own: behind a live
+camera a slow one loses frames, as in LVA; with a file played as fast as the
+graph takes it, the source waits for it instead.
+
+Two endings: the source runs out (a file played once) and every node
+downstream finishes what it holds, in order (``wait``); or the instance is
+deactivated (``stop``): reading and extension streams are cancelled, gates
+and sinks finish their recordings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
-from .events import InferenceEvent, MessageWriter
-from .nodes.grpc_extension import ExtensionNode
-from .nodes.rtsp_source import Playback, VideoFrame, VideoSource
-from .plan import GraphPlan
-from .sampling import RateLimit
+from .events import Publisher
+from .media import EVENTS, PACKETS, PICTURES, Item, Kind, kind_of
+from .node import Node, NodeContext, RunOptions
+from .nodes import TYPES
+from .nodes.grpc_extension import GrpcExtension
+from .nodes.http_extension import HttpExtension
+from .nodes.hub_source import HubSource
+from .nodes.rtsp_source import RtspSource
+from .nodes.signal_gate import SignalGate
+from .observer import GraphObserver, NodeStats, NullObserver
+from .plan import GraphPlan, InputPlan
+from .recorder import Recorder
+from .recordings import RecordingLog
 
 log = logging.getLogger(__name__)
 
-QUEUE_FRAMES = 16
+STATS_SECONDS = 1.0
+MEDIA_KINDS = frozenset({PACKETS, PICTURES})
 
 
 @dataclass
-class _Feed:
-    node: ExtensionNode
-    limit: RateLimit
-    queue: asyncio.Queue[VideoFrame | None] = field(
-        default_factory=lambda: asyncio.Queue(QUEUE_FRAMES)
-    )
-    dropped: int = 0
+class Environment:
+    """What every graph of one simulator shares."""
+
+    options: RunOptions
+    publisher: Publisher
+    recordings: RecordingLog = field(default_factory=RecordingLog)
+
+    @property
+    def observer(self) -> GraphObserver:
+        return self.publisher.observer
+
+
+@dataclass(frozen=True)
+class _Edge:
+    target: Node
+    input: InputPlan
+
+    def admits(self, item: Item) -> bool:
+        kind = kind_of(item)
+        wants = self.target.wants
+        if kind is None:  # a mark: it goes with the packets it bounds
+            return PACKETS in wants
+        if kind == EVENTS:
+            return EVENTS in wants
+        return kind in wants and self.input.admits("video")
 
 
 class GraphRun:
-    """The tasks of one active graph instance."""
+    """The nodes and tasks of one active graph instance."""
 
-    def __init__(self, plan: GraphPlan, writer: MessageWriter, playback: Playback) -> None:
+    def __init__(
+        self,
+        plan: GraphPlan,
+        environment: Environment,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
         self.plan = plan
-        self.writer = writer
-        self.playback = playback
-        self.sources = {s.name: VideoSource(s, playback) for s in plan.sources}
-        self.feeds = [
-            _Feed(ExtensionNode(spec, plan.instance, self._publish), RateLimit(spec.max_fps))
-            for spec in plan.extensions
-        ]
-        self._outputs: dict[str, list[str]] = {}
-        for sink in plan.sinks:
-            for node in sink.inputs:
-                self._outputs.setdefault(node, []).append(sink.hub_output_name)
+        self.environment = environment
+        self.on_failure = on_failure or (lambda reason: None)
+        self.nodes: dict[str, Node] = {}
+        self._edges: dict[str, list[_Edge]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
+        for node_plan in plan.nodes:
+            node = self._build(node_plan.name, node_plan.section, node_plan.kind, node_plan.spec)
+            self.nodes[node_plan.name] = node
+            self._edges[node_plan.name] = []
+            for entry in node_plan.inputs:
+                self._edges[entry.node].append(_Edge(node, entry))
+        self._settle_kinds()
+
+    def _build(self, name: str, section: Any, kind: str, spec: Any) -> Node:
+        environment = self.environment
+        context = NodeContext(
+            instance=self.plan.instance,
+            topology=self.plan.topology,
+            name=name,
+            section=section,
+            kind=kind,
+            options=environment.options,
+            publisher=environment.publisher,
+            observer=environment.observer,
+            recordings=environment.recordings,
+            clock=self.clock,
+            fail=self._failed,
+        )
+        node = TYPES[kind.lower()].create(spec, context)
+        context.connect(lambda item: self._send(name, item))
+        return node
+
+    def _settle_kinds(self) -> None:
+        """What each gate passes and each source reads: what the nodes after them ask for."""
+        for node_plan in reversed(self.plan.nodes):
+            node = self.nodes[node_plan.name]
+            downstream: set[Kind] = set()
+            for edge in self._edges[node.name]:
+                if edge.input.admits("video"):
+                    downstream |= edge.target.wants & MEDIA_KINDS
+            if isinstance(node, SignalGate):
+                node.wants = frozenset({EVENTS, *downstream})
+            elif isinstance(node, RtspSource):
+                node.produces = frozenset(downstream)
+            elif isinstance(node, Recorder):
+                node.gated = any(
+                    isinstance(self.nodes[i.node], SignalGate) for i in node_plan.inputs
+                )
+        live = self.environment.options.playback.realtime or any(
+            isinstance(n, RtspSource) and n.path is None for n in self.nodes.values()
+        )
+        for node in self.nodes.values():
+            if isinstance(node, GrpcExtension | HttpExtension):
+                node.lossy = live
+
+    async def _send(self, sender: str, item: Item) -> None:
+        for edge in self._edges[sender]:
+            if not edge.admits(item):
+                continue
+            try:
+                await edge.target.receive(item, sender)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a bug in one node: say so, keep the graph running
+                edge.target.context.counters.error(str(error))
+                log.exception("%s/%s failed on an item", self.plan.instance, edge.target.name)
+
+    def clock(self) -> Fraction | None:
+        """The instance's media clock: the newest media time from the camera."""
+        times = [n.clock for n in self.nodes.values() if isinstance(n, RtspSource) and n.clock]
+        return max(times) if times else None
 
     def problems(self) -> list[str]:
         """What keeps the graph from starting (a missing video file)."""
-        return [p for p in (s.check() for s in self.sources.values()) if p]
+        return [p for p in (n.check() for n in self.nodes.values()) if p]
 
     def start(self) -> None:
-        for name, source in self.sources.items():
-            feeds = [f for f in self.feeds if f.node.spec.source == name]
-            self._tasks.append(self._task(self._pump(source, feeds), f"source {name}"))
-        for feed in self.feeds:
-            self._tasks.append(
-                self._task(feed.node.run(feed.queue.get), f"node {feed.node.spec.name}")
-            )
+        for name, node in self.nodes.items():
+            self._tasks.append(self._task(node.run(), name))
+        sources = [
+            t
+            for t, n in zip(self._tasks, self.nodes.values(), strict=True)
+            if isinstance(n, RtspSource)
+        ]
+        self._supervisor = self._task(self._drain_after(sources), "drain")
+        if not isinstance(self.environment.observer, NullObserver):
+            self._tasks.append(self._task(self._report_stats(), "stats"))
         log.info(
             "graph instance %s is running (topology %s)", self.plan.instance, self.plan.topology
         )
@@ -78,61 +182,77 @@ class GraphRun:
         if task.cancelled():
             return
         error = task.exception()
-        if isinstance(error, ValueError):
+        if isinstance(error, ValueError | RuntimeError):
             log.error("graph instance %s, %s: %s", self.plan.instance, what, error)
         elif error is not None:
             log.error("graph instance %s, %s failed", self.plan.instance, what, exc_info=error)
 
-    async def _pump(self, source: VideoSource, feeds: list[_Feed]) -> None:
-        try:
-            async for frame in source.frames():
-                for feed in feeds:
-                    if not feed.limit.admit(frame.pts):
-                        continue
-                    if not self.playback.realtime:
-                        await feed.queue.put(frame)
-                    elif feed.queue.full():
-                        feed.dropped += 1
-                    else:
-                        feed.queue.put_nowait(frame)
-        except Exception as error:  # a broken file: end the nodes, say why
-            log.error(
-                "graph instance %s, source %s: %s", self.plan.instance, source.spec.name, error
-            )
-            for feed in feeds:
-                if feed.queue.full():
-                    feed.queue.get_nowait()
-                feed.queue.put_nowait(None)
-            return
-        for feed in feeds:
-            await feed.queue.put(None)
+    async def _drain_after(self, sources: list[asyncio.Task[None]]) -> None:
+        await asyncio.gather(*sources, return_exceptions=True)
+        await self._flush()
 
-    def _publish(self, event: InferenceEvent) -> None:
-        for output in self._outputs.get(event.node, []):
-            self.writer.publish(event, output)
+    async def _flush(self) -> None:
+        for name, node in self.nodes.items():
+            if isinstance(node, RtspSource | HubSource):
+                continue
+            try:
+                await node.flush()
+            except Exception:
+                log.exception("%s/%s could not finish", self.plan.instance, name)
+
+    async def _report_stats(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_SECONDS)
+            self.environment.observer.node_stats(self.stats())
+
+    def stats(self) -> list[NodeStats]:
+        return [node.context.stats() for node in self.nodes.values()]
+
+    async def deliver(self, input_name: str, body: dict[str, Any]) -> int:
+        """A message to the module's input: to each IoT Hub message source reading it."""
+        sources = [
+            n
+            for n in self.nodes.values()
+            if isinstance(n, HubSource) and n.spec.input == input_name
+        ]
+        for source in sources:
+            await source.deliver(body)
+        return len(sources)
+
+    def _failed(self, reason: str) -> None:
+        if not self._stopping:
+            log.error("graph instance %s ends: %s", self.plan.instance, reason)
+            self.on_failure(reason)
 
     async def wait(self) -> None:
-        """Until every extension node has finished (the sources ended)."""
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Until the sources have ended and every node has finished what it held."""
+        if self._supervisor is not None:
+            await asyncio.shield(self._supervisor)
 
     @property
     def finished(self) -> bool:
-        return all(task.done() for task in self._tasks)
+        return self._supervisor is not None and self._supervisor.done()
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        self._stopping = True
+        pending = [t for t in (*self._tasks, self._supervisor) if t is not None]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for feed in self.feeds:
-            stats = feed.node.stats
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self._flush()
+        for node in self.nodes.values():
+            await node.close()
+        for stats in self.stats():
+            latency = ""
+            if stats.latency_p50_ms is not None and stats.latency_p99_ms is not None:
+                latency = f"; latency p50 {stats.latency_p50_ms:.1f} ms"
+                latency += f", p99 {stats.latency_p99_ms:.1f} ms"
             log.info(
-                "graph instance %s, node %s: %d frames sent, %d answered, %d dropped;"
-                " latency p50 %.1f ms, p99 %.1f ms",
-                self.plan.instance,
-                feed.node.spec.name,
-                stats.frames_sent,
-                stats.results,
-                feed.dropped,
-                stats.latency_ms(50),
-                stats.latency_ms(99),
+                "graph instance %s, node %s: %d in, %d out, %d errors%s",
+                stats.instance,
+                stats.node,
+                stats.frames_in,
+                stats.frames_out,
+                stats.errors,
+                latency,
             )

@@ -5,6 +5,12 @@ token, as azure-iot-hub's ``invoke_device_module_method`` sends it. Answers
 as IoT Hub does: 401 for a bad token (checked first), 404 for an unknown
 device or module, 504 when the module does not answer within
 ``responseTimeoutInSeconds``, otherwise 200 with ``{"status", "payload"}``.
+
+``POST /devices/{device}/modules/{module}/inputs/{input}/messages`` (the
+simulator's own, with the same SAS tokens) hands a message to a module input,
+as edgeHub's routes do on a device: the body is the message (JSON, or text),
+``iothub-app-*`` headers its application properties. The answer says how many
+IoT Hub message sources of running graphs took it: ``{"delivered": n}``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from .connection_string import HubConnectionString
 log = logging.getLogger(__name__)
 
 MethodHandler = Callable[[str, Any], Awaitable[tuple[int, Any]]]
+InputHandler = Callable[[str, dict[str, Any]], Awaitable[int]]  # (input name, message) -> taken by
+APP_PROPERTY = "iothub-app-"
 MAX_BODY = 128 * 1024  # IoT Hub's limit for a direct-method payload
 
 
@@ -48,9 +56,11 @@ class HubServer:
         identity: HubConnectionString,
         modules: dict[tuple[str, str], MethodHandler],
         ssl_context: ssl.SSLContext,
+        inputs: dict[tuple[str, str], InputHandler] | None = None,
     ) -> None:
         self.identity = identity
         self.modules = modules
+        self.inputs = inputs or {}
         self.ssl_context = ssl_context
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -59,6 +69,9 @@ class HubServer:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_post("/twins/{device}/modules/{module}/methods", self._invoke)
         app.router.add_post("/twins/{device}/methods", self._device_method)
+        app.router.add_post(
+            "/devices/{device}/modules/{module}/inputs/{input}/messages", self._input_message
+        )
         return app
 
     async def start(self, host: str, port: int) -> int:
@@ -124,6 +137,45 @@ class HubServer:
             )
         log.info("%s/%s %s -> %d", device, module, method, status)
         return web.json_response({"status": status, "payload": result})
+
+    async def _input_message(self, request: web.Request) -> web.Response:
+        device, module = request.match_info["device"], request.match_info["module"]
+        name = request.match_info["input"]
+        denied = self._authorize(
+            request, f"{self.identity.host_name}/devices/{device}/modules/{module}"
+        )
+        if denied:
+            return denied
+        if not any(d == device for d, _ in self.modules):
+            return hub_error(404, 404001, f"Device {device!r} not found.")
+        handler = self.inputs.get((device, module))
+        if handler is None:
+            return hub_error(404, 404010, f"Module {module!r} not found on device {device!r}.")
+        message = _message(await request.read(), request.headers)
+        if isinstance(message, str):
+            return hub_error(400, 400004, message)
+        delivered = await handler(name, message)
+        log.info(
+            "%s/%s input %s: a message, taken by %d source(s)", device, module, name, delivered
+        )
+        return web.json_response({"delivered": delivered})
+
+
+def _message(data: bytes, headers: Any) -> dict[str, Any] | str:
+    """The message as a gate's event: its JSON body (or text) and application properties."""
+    try:
+        body: Any = json.loads(data) if data.strip() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        try:
+            body = data.decode()
+        except UnicodeDecodeError:
+            return "The message body must be JSON or UTF-8 text."
+    properties = {
+        key[len(APP_PROPERTY) :]: value
+        for key, value in headers.items()
+        if key.lower().startswith(APP_PROPERTY)
+    }
+    return {"body": body, "applicationProperties": properties}
 
 
 def _check_request(body: Any) -> str | None:

@@ -61,6 +61,7 @@ class LvaModule:
         self.make_run = make_run
         self.runs: dict[str, GraphRun] = {}
         self._transient: dict[str, str] = {}  # Activating / Deactivating, while it lasts
+        self._endings: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._methods: dict[str, Callable[[Json], Awaitable[Result]]] = {
             "GraphTopologySet": self.topology_set,
@@ -241,6 +242,7 @@ class LvaModule:
 
     async def _activate(self, name: str) -> None:
         run = self.make_run(self._plan(self.store.instances[name]))
+        run.on_failure = lambda reason: self._run_failed(name, run, reason)
         problems = run.problems()
         if problems:
             raise MethodError(
@@ -295,6 +297,29 @@ class LvaModule:
             self.store.save()
         return 200, None
 
+    def _run_failed(self, name: str, run: GraphRun, reason: str) -> None:
+        """A graph ended itself (a recording folder it cannot write): it becomes Inactive."""
+        task = asyncio.ensure_future(self._end_failed(name, run))
+        self._endings.add(task)
+        task.add_done_callback(self._endings.discard)
+
+    async def _end_failed(self, name: str, run: GraphRun) -> None:
+        async with self._lock:
+            if self.runs.get(name) is not run:
+                return
+            await self._stop(name)
+            if name in self.store.instances:
+                self.store.instances[name]["properties"]["state"] = INACTIVE
+                self.store.save()
+        log.warning("graph instance %s is inactive: it could not go on", name)
+
+    async def deliver(self, input_name: str, body: Json) -> int:
+        """A message sent to the module's input: to the IoT Hub message sources reading it."""
+        delivered = 0
+        for run in list(self.runs.values()):
+            delivered += await run.deliver(input_name, body)
+        return delivered
+
     # --- the module's life ---
 
     async def restore(self) -> None:
@@ -310,5 +335,6 @@ class LvaModule:
 
     async def shutdown(self) -> None:
         """Stop every running graph; the stored states stay (restore starts them again)."""
+        await asyncio.gather(*self._endings, return_exceptions=True)
         for name in list(self.runs):
             await self._stop(name)

@@ -11,18 +11,23 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from ..graph.properties import Json, inputs_of, nodes
+from ..graph.properties import Json, inputs_of, node_type, nodes, props
 from .errors import ErrorDetail, MethodError, graph_validation, invalid_resource
+from .placement import check_placement
 
 # Names: letters, digits and dashes, not starting or ending with a dash, at most 32.
 NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 NODE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PARAMETER_TYPES = ("String", "SecretString", "Int", "Double", "Bool")
 REFERENCE = re.compile(r"\$\{([^}]*)\}")
-SYSTEM_VARIABLES = ("System.GraphTopologyName", "System.GraphInstanceName", "System.DateTime")
+SYSTEM_VARIABLES = (
+    "System.GraphTopologyName",
+    "System.GraphInstanceName",
+    "System.DateTime",
+    "System.PreciseDateTime",
+)
 
 _M = "#Microsoft.Media."
 NODE_TYPES: dict[str, tuple[str, ...]] = {
@@ -136,7 +141,7 @@ def _check_parameters(parameters: Any) -> tuple[dict[str, Json], list[ErrorDetai
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
         yield path, value
-    elif isinstance(value, dict):
+    elif isinstance(value, Mapping):
         for key, item in value.items():
             yield from _strings(item, f"{path}.{key}")
     elif isinstance(value, list):
@@ -175,6 +180,9 @@ def check_topology(body: Any) -> Json:
     graph_details = _check_graph(properties)
     if graph_details:
         raise graph_validation(graph_details)
+    placement = check_placement(properties)
+    if placement:
+        raise graph_validation(placement)
     kept = {key: copy.deepcopy(value) for key, value in body.items() if key != "@apiVersion"}
     return kept
 
@@ -182,10 +190,14 @@ def check_topology(body: Any) -> Json:
 def _check_nodes(properties: Json, declared: Mapping[str, Json]) -> list[ErrorDetail]:
     details: list[ErrorDetail] = []
     seen: set[str] = set()
+    for section in ("sources", "processors", "sinks"):
+        for i, raw in enumerate(properties.get(section) or []):
+            target = f"$.properties.{section}[{i}]"
+            if not isinstance(raw, Mapping):
+                details.append(ErrorDetail("PropertyInvalid", "a node must be an object", target))
     for section, i, node in nodes(properties):
         target = f"$.properties.{section}[{i}]"
-        if not isinstance(node, dict):
-            details.append(ErrorDetail("PropertyInvalid", "a node must be an object", target))
+        if not node:
             continue
         name = node.get("name")
         if not isinstance(name, str) or not NODE_NAME.match(name):
@@ -203,7 +215,7 @@ def _check_nodes(properties: Json, declared: Mapping[str, Json]) -> list[ErrorDe
         else:
             seen.add(name)
         kind = node.get("@type")
-        if kind not in NODE_TYPES[section]:
+        if f"{_M}{node_type(node)}".lower() not in {t.lower() for t in NODE_TYPES[section]}:
             known = ", ".join(t.removeprefix(_M) for t in NODE_TYPES[section])
             details.append(
                 ErrorDetail(
@@ -216,7 +228,8 @@ def _check_nodes(properties: Json, declared: Mapping[str, Json]) -> list[ErrorDe
                 not isinstance(inputs, list)
                 or not inputs
                 or not all(
-                    isinstance(x, dict) and isinstance(x.get("nodeName"), str) for x in inputs
+                    isinstance(x, Mapping) and isinstance(props(x).get("nodeName"), str)
+                    for x in inputs
                 )
             ):
                 details.append(
@@ -241,6 +254,7 @@ def _check_nodes(properties: Json, declared: Mapping[str, Json]) -> list[ErrorDe
 
 def _check_graph(properties: Json) -> list[ErrorDetail]:
     by_name = {str(node["name"]): node for _, _, node in nodes(properties)}
+    sinks = {str(node["name"]) for section, _, node in nodes(properties) if section == "sinks"}
     details: list[ErrorDetail] = []
     consumers: dict[str, int] = dict.fromkeys(by_name, 0)
     for section, i, node in nodes(properties):
@@ -252,7 +266,7 @@ def _check_graph(properties: Json) -> list[ErrorDetail]:
                 )
             elif upstream == node["name"]:
                 details.append(ErrorDetail("GraphCycle", f"{upstream!r} is its own input", target))
-            elif any(s == "sinks" and n is by_name[upstream] for s, _, n in nodes(properties)):
+            elif upstream in sinks:
                 details.append(
                     ErrorDetail("InvalidInput", f"sink {upstream!r} has no output", target)
                 )
@@ -274,7 +288,7 @@ def _check_graph(properties: Json) -> list[ErrorDetail]:
     return details
 
 
-def _cycles(by_name: Mapping[str, Json]) -> list[ErrorDetail]:
+def _cycles(by_name: Mapping[str, Mapping[str, Any]]) -> list[ErrorDetail]:
     state: dict[str, int] = {}  # 1 visiting, 2 done
 
     def visit(name: str, trail: list[str]) -> list[str] | None:
@@ -393,7 +407,11 @@ def check_instance_against(instance: Json, topology: Json) -> None:
 
 
 def resolve(topology: Json, instance: Json) -> Json:
-    """A copy of the topology's properties with every ${parameter} replaced."""
+    """A copy of the topology's properties with every ${parameter} replaced.
+
+    ``${System.DateTime}`` and ``${System.PreciseDateTime}`` stay: sinks fill them
+    in when a recording starts, so each gate activation can make a new asset.
+    """
     values: dict[str, str] = {
         name: str(p["default"])
         for name, p in declared_parameters(topology).items()
@@ -402,7 +420,6 @@ def resolve(topology: Json, instance: Json) -> Json:
     values.update({p["name"]: p["value"] for p in instance["properties"]["parameters"]})
     values["System.GraphTopologyName"] = str(topology["name"])
     values["System.GraphInstanceName"] = str(instance["name"])
-    values["System.DateTime"] = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
     def substitute(value: Any) -> Any:
         if isinstance(value, str):

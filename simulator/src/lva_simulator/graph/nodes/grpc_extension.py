@@ -1,58 +1,92 @@
-"""The gRPC extension node: frames to the extension, inferences to the sinks.
+"""MediaGraphGrpcExtension (and MediaGraphCognitiveServicesVisionExtension, the same wire).
 
 It speaks to the extension with the project's client (``lva_extension.client``)
-as LVA's node does: the descriptor with the node's image format, embedded or
-shared-memory transfer (a ring of ``SharedMemorySizeMiB`` freed only on ack),
-credentials as ``x-ms-authentication`` metadata, TLS for a MediaGraphTlsEndpoint,
-and ``extensionConfiguration``. When the extension cannot be reached or ends
-the stream, the node says why and tries again, as LVA does.
+as LVA's node does: one ProcessMediaStream call per node, the descriptor with
+the node's image format, embedded or shared-memory transfer (a ring of
+``SharedMemorySizeMiB`` freed only on ack), credentials as
+``x-ms-authentication`` metadata, TLS for a MediaGraphTlsEndpoint, and
+``extensionConfiguration``. Each answered frame goes on downstream with the
+inferences attached, and a non-empty answer is published as an inference
+event. When the extension cannot be reached or ends the stream, the node
+publishes a diagnostic event and tries again (1, 2, 5, 10 s).
+
+With a live camera a node that falls behind loses frames (its queue is
+short); with a file played as fast as the graph takes it, nothing is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import grpc
+import numpy as np
 from cryptography import x509
 from lva_extension.client import ClientOptions, ExtensionCallError, ExtensionClient, TimedFrame
+from lva_extension.inferences import to_message
+from lva_extension.proto.inferencing_pb2 import Inference
 
-from ..events import InferenceEvent
-from ..plan import ExtensionSpec
-from .rtsp_source import VideoFrame
+from ..endpoints import Endpoint, read_endpoint
+from ..extension import Sampler, SamplingSpec, read_image, read_sampling
+from ..imaging import ImageSpec
+from ..media import PICTURES, TIMESCALE, Item, Picture, ticks
+from ..node import Node, NodeContext
+from ..observer import SentFrame
+from ..properties import Reader
 
 log = logging.getLogger(__name__)
 
-TIMESCALE = 90_000
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)
-WINDOW = 8
+WINDOW = 8  # frames in flight
+QUEUE_FRAMES = 16
+_GRPC_URL = re.compile(r"^tcp://(?P<host>\[[0-9a-fA-F:.]+\]|[^:/\[\]]+):(?P<port>\d{1,5})/?$")
 
 
-# Where the node takes its frames from: None when the source has ended. A plain
-# awaitable (a queue's get), not a generator: a failed stream cancels its read,
-# and the next stream must be able to read on.
-FrameFeed = Callable[[], Awaitable[VideoFrame | None]]
+@dataclass(frozen=True)
+class GrpcExtensionSpec:
+    endpoint: Endpoint
+    address: str  # host:port
+    shared_memory_bytes: int  # 0 = embedded
+    extension_configuration: str
+    image: ImageSpec
+    sampling: SamplingSpec
 
 
-@dataclass
-class NodeStats:
-    frames_sent: int = 0
-    results: int = 0
-    streams: int = 0
-    failures: int = 0  # in a row; 0 again once a stream answers
-    last_error: str = ""
-    # Seconds from sending a sample to its ack, for the most recent samples.
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
-
-    def latency_ms(self, percent: int) -> float:
-        if not self.latencies:
-            return 0.0
-        ordered = sorted(self.latencies)
-        return 1000 * ordered[min(len(ordered) - 1, len(ordered) * percent // 100)]
+def parse(node: Reader) -> GrpcExtensionSpec:
+    endpoint = read_endpoint(node)
+    match = _GRPC_URL.match(endpoint.url)
+    address = ""
+    if not match or not 0 < int(match["port"]) < 65536:
+        node.fail("endpoint.url", f"expected tcp://HOST:PORT, got {endpoint.url!r}")
+    else:
+        address = f"{match['host']}:{match['port']}"
+    shared_memory = 0
+    if node.present("dataTransfer"):  # required for gRPC; Cognitive Services has none
+        transfer = node.child("dataTransfer")
+        if transfer.choice("mode", ("Embedded", "SharedMemory")) == "SharedMemory":
+            shared_memory = transfer.integer("sharedMemorySizeMiB") * 1024 * 1024
+    elif node.node.get("@type", "").lower().endswith("grpcextension"):
+        node.fail(
+            "dataTransfer",
+            "dataTransfer {mode: embedded|sharedMemory} is required",
+            "PropertyRequired",
+        )
+    configuration = node.node.get("extensionConfiguration", "")
+    if not isinstance(configuration, str):
+        node.fail("extensionConfiguration", "extensionConfiguration must be a string")
+        configuration = ""
+    return GrpcExtensionSpec(
+        endpoint,
+        address,
+        shared_memory,
+        configuration,
+        read_image(node),
+        read_sampling(node),
+    )
 
 
 def _certificate_name(host: str, port: int) -> str:
@@ -73,61 +107,59 @@ def _certificate_name(host: str, port: int) -> str:
     return str(common[0].value) if common else host
 
 
-class ExtensionNode:
-    def __init__(
-        self, spec: ExtensionSpec, instance: str, emit: Callable[[InferenceEvent], None]
-    ) -> None:
+class GrpcExtension(Node):
+    wants = frozenset({PICTURES})
+
+    def __init__(self, spec: GrpcExtensionSpec, context: NodeContext) -> None:
+        super().__init__(context)
         self.spec = spec
-        self.instance = instance
-        self.emit = emit
-        self.stats = NodeStats()
+        self.sampler = Sampler(spec.sampling)
+        self.lossy = True  # the runner says whether frames may be dropped (a live source)
+        self.queue: asyncio.Queue[Picture | None] = asyncio.Queue(QUEUE_FRAMES)
+        self.streams = 0
+        self._pending: dict[int, tuple[Picture, np.ndarray]] = {}
+        self._failures = 0
+        self._reported = ""
+        self._done = asyncio.Event()
 
-    async def _options(self, width: int, height: int) -> ClientOptions:
-        spec = self.spec
-        credentials = None
-        channel_options: tuple[tuple[str, object], ...] = ()
-        if spec.tls is not None:
-            credentials = grpc.ssl_channel_credentials(
-                root_certificates=spec.tls.trusted_pem.encode() or None
-            )
-            if spec.tls.ignore_hostname:
-                host, _, port = spec.address.rpartition(":")
-                name = await asyncio.to_thread(_certificate_name, host, int(port))
-                channel_options = (("grpc.ssl_target_name_override", name),)
-        return ClientOptions(
-            spec.address,
-            spec.image.stream_format(width, height),
-            shared_memory=spec.shared_memory_bytes > 0,
-            shared_memory_bytes=spec.shared_memory_bytes,
-            window=WINDOW,
-            extension_configuration=spec.extension_configuration,
-            graph_instance=self.instance,
-            graph_node=spec.name,
-            timescale=TIMESCALE,
-            metadata=spec.metadata,
-            channel_credentials=credentials,
-            channel_options=channel_options,
-        )
+    async def receive(self, item: Item, sender: str) -> None:
+        if not isinstance(item, Picture):
+            return
+        counters = self.context.counters
+        counters.frames_in += 1
+        if not self.sampler.admit(item):
+            return
+        if not self.lossy:
+            await self.queue.put(item)
+        elif not self.queue.full():
+            self.queue.put_nowait(item)
 
-    async def run(self, frames: FrameFeed) -> None:
-        """Stream until the frames end (or the task is cancelled), reconnecting on failures."""
-        first = await frames()
+    async def flush(self) -> None:
+        if not self._done.is_set():  # still streaming: let it finish what is queued
+            await self.queue.put(None)
+            await self._done.wait()
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self._done.set()
+
+    async def _run(self) -> None:
+        first = await self.queue.get()
         if first is None:
             return
         height, width = first.rgb.shape[:2]
         self._check_fits(width, height)
         options = await self._options(width, height)
-        pending: list[VideoFrame] = [first]
-        while True:
-            ended = await self._stream(options, frames, pending)
-            if ended:
-                return
-            delay = RETRY_DELAYS[min(self.stats.failures - 1, len(RETRY_DELAYS) - 1)]
+        pending: list[Picture] = [first]
+        while not await self._stream(options, pending):
+            delay = RETRY_DELAYS[min(self._failures - 1, len(RETRY_DELAYS) - 1)]
             log.warning(
                 "%s/%s: %s; trying again in %.0f s",
-                self.instance,
-                self.spec.name,
-                self.stats.last_error,
+                self.context.instance,
+                self.name,
+                self.context.counters.last_error,
                 delay,
             )
             await asyncio.sleep(delay)
@@ -137,53 +169,123 @@ class ExtensionNode:
         fmt = self.spec.image.stream_format(width, height).frame_format()
         if ring and fmt.frame_bytes > ring:
             raise ValueError(
-                f"{self.instance}/{self.spec.name}: a {fmt.describe()} frame is"
+                f"{self.context.instance}/{self.name}: a {fmt.describe()} frame is"
                 f" {fmt.frame_bytes} bytes, more than SharedMemorySizeMiB"
                 f" ({ring // (1024 * 1024)} MiB) holds"
             )
 
-    async def _stream(
-        self, options: ClientOptions, frames: FrameFeed, pending: list[VideoFrame]
-    ) -> bool:
+    async def _options(self, width: int, height: int) -> ClientOptions:
+        spec = self.spec
+        credentials = None
+        channel_options: tuple[tuple[str, object], ...] = ()
+        tls = spec.endpoint.tls
+        if tls is not None:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=tls.trusted_pem.encode() or None
+            )
+            if tls.ignore_hostname:
+                host, _, port = spec.address.rpartition(":")
+                name = await asyncio.to_thread(_certificate_name, host, int(port))
+                channel_options = (("grpc.ssl_target_name_override", name),)
+        # LVA's gRPC header for credentials, not HTTP's Authorization.
+        metadata = tuple(
+            ("x-ms-authentication", value) if key == "Authorization" else (key.lower(), value)
+            for key, value in spec.endpoint.headers()
+        )
+        return ClientOptions(
+            spec.address,
+            spec.image.stream_format(width, height),
+            shared_memory=spec.shared_memory_bytes > 0,
+            shared_memory_bytes=spec.shared_memory_bytes,
+            window=WINDOW,
+            extension_configuration=spec.extension_configuration,
+            graph_instance=self.context.instance,
+            graph_node=self.name,
+            timescale=TIMESCALE,
+            metadata=metadata,
+            channel_credentials=credentials,
+            channel_options=channel_options,
+        )
+
+    async def _stream(self, options: ClientOptions, pending: list[Picture]) -> bool:
         """One ProcessMediaStream call; True when the frames ran out normally."""
         client = ExtensionClient(options)
-        self.stats.streams += 1
+        self.streams += 1
+        counters = self.context.counters
 
         async def samples() -> AsyncIterator[TimedFrame]:
             while True:
-                frame = pending.pop() if pending else await frames()
-                if frame is None:
+                picture = pending.pop() if pending else await self.queue.get()
+                if picture is None:
                     return
-                data = await asyncio.to_thread(self.spec.image.convert, frame.rgb)
-                self.stats.frames_sent += 1
-                # The video's own timestamps, as LVA sends them.
-                yield TimedFrame(round(frame.pts * TIMESCALE), data)
+                scaled = await asyncio.to_thread(self.spec.image.scale, picture.rgb)
+                data = await asyncio.to_thread(self.spec.image.encode, scaled)
+                self._pending[ticks(picture.time)] = (picture, scaled)
+                yield TimedFrame(ticks(picture.time), data)
 
         try:
             async for result in client.stream(samples()):
-                self.stats.results += 1
-                self.stats.failures = 0
-                self.stats.latencies.append(result.latency)
-                self.emit(
-                    InferenceEvent(
-                        self.instance, self.spec.name, result.timestamp, result.inferences
-                    )
-                )
+                counters.acks += 1
+                counters.latencies.append(result.latency)
+                if counters.state != "streaming":
+                    counters.state = "streaming"
+                    self._failures, self._reported = 0, ""
+                await self._answered(result.timestamp, list(result.inferences))
         except ExtensionCallError as error:
-            self._failed(f"the extension at {self.spec.address} ended the stream: {error}")
+            self._failed(
+                error.code.name, f"the extension at {self.spec.address} ended the stream: {error}"
+            )
             return False
         except (grpc.RpcError, OSError, ValueError) as error:
-            self._failed(f"stream to the extension at {self.spec.address} failed: {error}")
+            self._failed(
+                "UNAVAILABLE", f"stream to the extension at {self.spec.address} failed: {error}"
+            )
             return False
+        finally:
+            self._pending.clear()
         if client.summary.violations:
             log.warning(
                 "%s/%s: the extension broke the protocol: %s",
-                self.instance,
-                self.spec.name,
+                self.context.instance,
+                self.name,
                 "; ".join(client.summary.violations[:5]),
             )
         return True
 
-    def _failed(self, message: str) -> None:
-        self.stats.failures += 1
-        self.stats.last_error = message
+    async def _answered(self, timestamp: int, inferences: list[Inference]) -> None:
+        found = self._pending.pop(timestamp, None)
+        if found is None:
+            return
+        picture, scaled = found
+        context = self.context
+        spec = self.spec.image
+        context.observer.frame_sent(
+            SentFrame(
+                context.instance,
+                self.name,
+                picture.time,
+                scaled,
+                spec.encoding,
+                spec.pixel_format,
+                inferences,
+            )
+        )
+        body = to_message(timestamp, inferences)
+        if body is not None:  # LVA forwards no empty result
+            await context.emit(context.event(picture.time, body))
+        context.counters.passed()
+        await context.emit(Picture(picture.time, picture.rgb, (*picture.inferences, *inferences)))
+
+    def _failed(self, code: str, message: str) -> None:
+        self._failures += 1
+        self.context.counters.state = "retrying"
+        self.context.counters.error(message)
+        if code == self._reported:
+            return
+        self._reported = code
+        if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+            body = {"errorCode": code, "message": message}
+            self.context.module_event("Diagnostics", "NetworkError", body)
+        else:
+            body = {"protocol": "grpc", "errorCode": code, "message": message}
+            self.context.module_event("Diagnostics", "ProtocolError", body)
