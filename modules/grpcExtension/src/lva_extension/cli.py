@@ -105,12 +105,17 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _sample_clip(args: argparse.Namespace) -> int:
-    from .client.clips import dark_light_frames, write_clip
+    from .client.clips import dark_light_frames, moving_frames, write_clip
 
-    count = write_clip(
-        args.path, dark_light_frames(args.width, args.height, args.frames), fps=args.fps
+    if args.frames < 1 or args.fps < 1 or args.width < 16 or args.height < 16:
+        raise ConfigurationError("expected at least 1 frame, 1 fps and 16x16 pixels")
+    gop = args.gop or max(1, args.fps // 2)
+    scene = moving_frames if args.scene == "moving" else dark_light_frames
+    count = write_clip(args.path, scene(args.width, args.height, args.frames), args.fps, gop)
+    print(
+        f"wrote {count} frames ({args.scene}, {args.width}x{args.height}, {args.fps} fps,"
+        f" a keyframe every {gop} frames) to {args.path}"
     )
-    print(f"wrote {count} frames ({args.width}x{args.height}, {args.fps} fps) to {args.path}")
     return 0
 
 
@@ -184,12 +189,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tls_flags(health)
     health.set_defaults(handler=_health)
 
-    clip = commands.add_parser("sample-clip", help="write a dark/light sample video")
+    clip = commands.add_parser(
+        "sample-clip",
+        help="write a sample H.264 video: dark/light scenes, or boxes moving",
+        description="Write a sample H.264 video. --scene dark-light: scenes alternately dark"
+        " and light (for colorIntensity); --scene moving: a still, dark background with a light"
+        " box crossing it in 20-45%% of the clip and another in 65-85%% (for motion detection"
+        " and event-based recording). No B-frames, a keyframe every --gop frames.",
+    )
     clip.add_argument("path", type=Path)
+    clip.add_argument("--scene", choices=("dark-light", "moving"), default="dark-light")
     clip.add_argument("--width", type=int, default=416)
     clip.add_argument("--height", type=int, default=416)
     clip.add_argument("--frames", type=int, default=90)
     clip.add_argument("--fps", type=int, default=15)
+    clip.add_argument("--gop", type=int, help="frames from one keyframe to the next [fps/2]")
     clip.set_defaults(handler=_sample_clip)
     return parser
 
