@@ -3,6 +3,27 @@
 # development tools into it. Safe to run again: it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The simulator's RTSP camera is GStreamer's RTSP server, run by the system Python
+# (python3-gi): Debian packages, installed only when one is missing.
+camera_packages=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
+missing=()
+for package in "${camera_packages[@]}"; do
+    if [[ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" != "install ok installed" ]]; then
+        missing+=("$package")
+    fi
+done
+if ((${#missing[@]})); then
+    sudo=()
+    if ((EUID != 0)); then
+        sudo=(sudo)
+    fi
+    echo "setup: installing ${missing[*]} (for the simulator's RTSP camera)" >&2
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+fi
 python=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv

@@ -1,4 +1,4 @@
-"""``lva-simulator events``: the sink's JSON lines, one readable line per message.
+"""``lva-simulator events``: the module's JSON lines, one readable line per message.
 
 With ``--follow`` it waits for new lines (like ``tail -f``) until interrupted
 (Ctrl+C or SIGTERM); at the end it prints how many messages it saw and at
@@ -52,10 +52,27 @@ def describe_inference(inference: dict[str, Any]) -> str:
 
 
 def describe(number: int, message: dict[str, Any]) -> str:
-    """One line for one message: count, graph instance and node, media time, inferences."""
+    """One line for one message: count, graph instance and node, then what it says.
+
+    Inference messages show their media time and inferences; operational and
+    diagnostic events their type and body (a recording's location, an error).
+    """
     body = message.get("body", message)
-    subject = (message.get("applicationProperties") or {}).get("subject", "")
-    where = subject.replace("/graphInstances/", "").replace("/processors/", "/") or "?"
+    properties = message.get("applicationProperties") or {}
+    subject = str(properties.get("subject", ""))
+    where = subject.replace("/graphInstances/", "") or "?"
+    for section in ("/sources/", "/processors/", "/sinks/"):
+        where = where.replace(section, "/")
+    event_type = str(properties.get("eventType", ""))
+    if event_type and not event_type.endswith(".Inference"):
+        kind = event_type.rsplit(".", 1)[-1]
+        if "sdp" in body:
+            details = "(SDP of the camera's session)"
+        else:
+            details = " ".join(f"{k}={v}" for k, v in body.items() if k != "message")
+            if body.get("message"):
+                details += f" ({body['message']})"
+        return f"#{number:<5} {where}  {kind}  {details}".rstrip()
     seconds = int(body.get("timestamp", 0)) / 90_000
     inferences = "; ".join(describe_inference(i) for i in body.get("inferences", []))
     return f"#{number:<5} {where}  t={seconds:9.3f}s  {inferences}"
@@ -83,10 +100,10 @@ class Tally:
 
     def summary(self) -> str:
         if self.count < 2 or self.first is None or self.last is None or self.last <= self.first:
-            return f"{self.count} inference message(s)"
+            return f"{self.count} message(s)"
         span = self.last - self.first
         rate = (self.count - 1) / span
-        return f"{self.count} inference messages in {span:.1f} s ({rate:.1f} per second)"
+        return f"{self.count} messages in {span:.1f} s ({rate:.1f} per second)"
 
 
 def _lines(stream: TextIO, follow: bool) -> Iterator[str]:

@@ -60,13 +60,13 @@ class CameraProcess:
             raise CameraError(f"no such folder of videos: {self.media}")
         python = system_python()
         command = [python, str(SERVER), "--media", str(self.media), "--host", self.host]
-        command += ["--port", str(self.port)]
+        command += ["--port", str(self.port), "--parent-pipe"]
         if self.username:
             command += ["--username", self.username, "--password", self.password]
         try:
             self._process = await asyncio.create_subprocess_exec(
                 *command,
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.PIPE,  # closed when we end: the camera ends too
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
@@ -84,7 +84,6 @@ class CameraProcess:
             raise CameraError(_why(lines, python))
         self.url = ready.decode().split(" ", 1)[1].strip()
         self._stderr = asyncio.ensure_future(self._relay(self._process.stderr))
-        log.info("camera: serving %s at %s<file>", self.media, self.url)
         return self.url
 
     async def _relay(self, stream: asyncio.StreamReader) -> None:

@@ -127,6 +127,11 @@ class Camera:
         return f"rtsp://{shown}:{self.server.get_bound_port()}/media/"
 
 
+def _quit(fd: int, condition: Any, loop: Any) -> bool:
+    loop.quit()
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--media", type=Path, required=True)
@@ -134,6 +139,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8554)
     parser.add_argument("--username", default="")
     parser.add_argument("--password", default="")
+    parser.add_argument("--parent-pipe", action="store_true", help="quit when stdin closes")
     args = parser.parse_args()
     if not args.media.is_dir():
         print(f"camera: no such folder: {args.media}", file=sys.stderr)
@@ -148,6 +154,9 @@ def main() -> int:
     loop = GLib.MainLoop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, loop.quit)
+    if args.parent_pipe:
+        # The simulator keeps our stdin open: when it ends, however it ends, so do we.
+        GLib.io_add_watch(sys.stdin.fileno(), GLib.IO_HUP | GLib.IO_IN | GLib.IO_ERR, _quit, loop)
     print(f"ready {base}", flush=True)
     say(f"serving {args.media} at {base}<file>")
     loop.run()
