@@ -100,7 +100,9 @@ def test_every_sampled_frame_gets_one_right_message(
     assert (stats.acks, stats.frames_out, node.streams) == (len(sampled),) * 2 + (1,)
 
 
-def test_wrong_credentials_are_a_diagnostic_event_and_publish_no_inference(tmp_path, clip, extension):
+def test_wrong_credentials_are_a_diagnostic_event_and_publish_no_inference(
+    tmp_path, clip, extension
+):
     with running_simulator(tmp_path / "sim") as sim:
         sim.invoke("GraphTopologySet", topology(EMBEDDED))
         sim.invoke(

@@ -10,6 +10,9 @@
 - an IoT Hub message sink publishes events: not right after the RTSP source,
   a signal gate or an IoT Hub message source.
 
+And a sink's name pattern (``assetNamePattern``, ``fileNamePattern``) holds at least
+one system variable, such as ``${System.DateTime}``, so recordings get names of their own.
+
 Each broken rule is one GraphValidationError detail that names the node.
 """
 
@@ -29,6 +32,7 @@ ASSET_SINK = "mediagraphassetsink"
 FILE_SINK = "mediagraphfilesink"
 HUB_SINK = "mediagraphiothubmessagesink"
 CODE = "NodePlacementNotAllowed"
+PATTERNS = {ASSET_SINK: ("assetNamePattern",), FILE_SINK: ("fileNamePattern",)}
 
 
 def check_placement(properties: Mapping[str, Any]) -> list[ErrorDetail]:
@@ -50,6 +54,17 @@ def check_placement(properties: Mapping[str, Any]) -> list[ErrorDetail]:
         )
     for section, i, node in nodes(properties):
         name, kind = str(node.get("name")), kinds[str(node.get("name"))]
+        for key in PATTERNS.get(kind, ()):
+            pattern = node.get(key)
+            if isinstance(pattern, str) and "${system." not in pattern.lower():
+                details.append(
+                    ErrorDetail(
+                        "PropertyValueInvalid",
+                        f"node {name!r}: {key} needs a system variable (${{System.DateTime}}, ...),"
+                        f" got {pattern!r}",
+                        f"$.properties.{section}[{i}].{key}",
+                    )
+                )
         target = f"$.properties.{section}[{i}].inputs"
         upstream = [kinds.get(n, "") for n in inputs_of(node)]
         if kind == MOTION and any(k != RTSP for k in upstream):

@@ -43,11 +43,6 @@ class AssetSinkSpec:
 
 def parse(node: Reader) -> AssetSinkSpec:
     pattern = node.text("assetNamePattern")
-    if pattern and "${system." not in pattern.lower():
-        node.fail(
-            "assetNamePattern",
-            "assetNamePattern must contain a system variable such as ${System.DateTime}",
-        )
     sample = expand(pattern, "topology", "instance", datetime(2020, 1, 1, tzinfo=UTC))
     if pattern and not ASSET_NAME.match(sample):
         node.fail(

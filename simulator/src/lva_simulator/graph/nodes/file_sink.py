@@ -37,11 +37,6 @@ def parse(node: Reader) -> FileSinkSpec:
     if base and not base.startswith("/"):
         node.fail("baseDirectoryPath", f"baseDirectoryPath must be an absolute path, got {base!r}")
     pattern = node.text("fileNamePattern")
-    if pattern and "${system." not in pattern.lower():
-        node.fail(
-            "fileNamePattern",
-            "fileNamePattern must contain a system variable such as ${System.DateTime}",
-        )
     if "/" in pattern:
         node.fail(
             "fileNamePattern", f"fileNamePattern is a file name, without '/': got {pattern!r}"

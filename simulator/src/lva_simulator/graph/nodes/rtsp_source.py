@@ -17,15 +17,16 @@ graph takes them. Media time keeps growing across reconnects and loops.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ..endpoints import Endpoint, read_endpoint
@@ -34,6 +35,7 @@ from ..node import Node, NodeContext
 from ..properties import Reader
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RECONNECT_DELAYS = (0.0, 1.0, 2.0, 5.0, 10.0)
 _SOCKET_TIMEOUT_US = "5000000"  # a camera silent this long has dropped the connection
@@ -115,6 +117,15 @@ def _failure(error: BaseException, url: str) -> Failure:
     return Failure("MediaFormatError", {"code": type(error).__name__, "message": text})
 
 
+@functools.cache
+def _hear_ffmpeg() -> None:
+    """Let FFmpeg's verbose lines reach PyAV's log capture (the SDP is one), but not the log."""
+    import av.logging
+
+    av.logging.set_level(av.logging.VERBOSE)
+    logging.getLogger("libav").setLevel(logging.WARNING)
+
+
 def _check_host(url: str) -> None:
     host = urlsplit(url).hostname
     if not host:
@@ -158,6 +169,7 @@ class _Reader:
         self.end = offset  # media time after the last packet
         self._container: Any = None
         self._iterator: Iterator[list[Item]] | None = None
+        self._pending: asyncio.Future[Any] | None = None
 
     def open(self) -> Session:
         import av
@@ -166,6 +178,7 @@ class _Reader:
         network = self.target.lower().startswith("rtsp")
         if network:
             _check_host(self.target)
+            _hear_ffmpeg()
         # FFmpeg logs the SDP it was sent ("SDP:\n..."), which is what LVA published.
         with av.logging.Capture() as logs:
             self._container = av.open(self.target, options=self.options, timeout=5.0)
@@ -245,7 +258,18 @@ class _Reader:
         assert self._iterator is not None
         return next(self._iterator, None)
 
-    def close(self) -> None:
+    async def call(self, work: Callable[[], T]) -> T:
+        """Run blocking work on a thread; if cancelled, the work still finishes there."""
+        self._pending = asyncio.ensure_future(asyncio.to_thread(work))
+        return await asyncio.shield(self._pending)
+
+    async def aclose(self) -> None:
+        # Never close the container under a thread that is still reading it.
+        if self._pending is not None:
+            await asyncio.gather(self._pending, return_exceptions=True)
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
         if self._container is not None:
             self._container.close()
             self._container = None
@@ -279,12 +303,12 @@ class RtspSource(Node):
             self.sessions += 1
             reader = _Reader(str(path), {}, self.sessions, offset, PICTURES in self.produces)
             try:
-                await asyncio.to_thread(reader.open)
+                await reader.call(reader.open)
                 self.context.counters.state = "playing"
                 # Paced from the first pass: loops continue the same clock.
                 await self._paced(reader, playback.realtime, started)
             finally:
-                await asyncio.to_thread(reader.close)
+                await reader.aclose()
             if reader.end == offset:
                 raise RuntimeError(f"{path}: no video frames")
             if not playback.loop:
@@ -295,7 +319,7 @@ class RtspSource(Node):
     async def _paced(self, reader: _Reader, pace: bool, started: float) -> None:
         counters = self.context.counters
         while True:
-            items = await asyncio.to_thread(reader.next)
+            items = await reader.call(reader.next)
             if items is None:
                 return
             counters.frames_in += 1
@@ -330,7 +354,7 @@ class RtspSource(Node):
             self.sessions += 1
             reader = _Reader(target, options, self.sessions, offset, PICTURES in self.produces)
             try:
-                session = await asyncio.to_thread(reader.open)
+                session = await reader.call(reader.open)
                 counters.state = "connected"
                 failures, reported = 0, None
                 log.info(
@@ -354,7 +378,7 @@ class RtspSource(Node):
             except Exception as error:  # PyAV raises many kinds; a live source retries them all
                 failure = _failure(error, spec.endpoint.url)
             finally:
-                await asyncio.to_thread(reader.close)
+                await reader.aclose()
             offset = max(offset, reader.end)
             delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
             failures += 1
