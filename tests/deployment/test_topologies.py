@@ -3,6 +3,7 @@ extension as deployed by deployment.grpc.template.json."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -124,7 +125,71 @@ def test_the_promised_topologies_exist() -> None:
         "grpcExtension-embedded",
         "motion-with-grpcExtension",
         "cvr-with-grpcExtension",
+        "evr-grpcExtension-assets",
+        "evr-motion-grpcExtension",
+        "ai-composition",
     }
+    # The four the LVA how-to names, and AIComposition, by their LVA names.
+    assert {load(path)["name"] for path in TOPOLOGY_FILES} >= {
+        "InferencingWithGrpcExtension",
+        "CVRWithGrpcExtension",
+        "EVRtoAssetsByGrpcExtension",
+        "EVROnMotionPlusGrpcExtension",
+        "AIComposition",
+    }
+
+
+# Each LVA 2.0 sample's graph, as (node, input) edges: this solution's versions keep them.
+LVA_GRAPHS = {
+    "grpcExtension": {
+        ("motionDetection", "rtspSource"),
+        ("grpcExtension", "motionDetection"),
+        ("signalGateProcessor", "motionDetection"),
+        ("signalGateProcessor", "rtspSource"),
+        ("assetSink", "signalGateProcessor"),
+        ("hubSink", "grpcExtension"),
+    },
+    "cvr-with-grpcExtension": {
+        ("grpcExtension", "rtspSource"),
+        ("assetSink", "rtspSource"),
+        ("hubSink", "grpcExtension"),
+    },
+    "evr-grpcExtension-assets": {
+        ("grpcExtension", "rtspSource"),
+        ("signalGateProcessor", "grpcExtension"),
+        ("signalGateProcessor", "rtspSource"),
+        ("assetSink", "signalGateProcessor"),
+        ("hubSink", "grpcExtension"),
+    },
+    "evr-motion-grpcExtension": {
+        ("motionDetection", "rtspSource"),
+        ("signalGateProcessor", "motionDetection"),
+        ("signalGateProcessor", "rtspSource"),
+        ("assetSink", "signalGateProcessor"),
+        ("grpcExtension", "rtspSource"),
+        ("hubSink", "grpcExtension"),
+    },
+    "ai-composition": {
+        ("motionDetection", "rtspSource"),
+        ("grpcExtensionSource", "motionDetection"),
+        ("grpcExtension", "grpcExtensionSource"),
+        ("signalGateProcessor", "grpcExtension"),
+        ("signalGateProcessor", "rtspSource"),
+        ("assetSink", "signalGateProcessor"),
+        ("hubSink", "grpcExtension"),
+    },
+}
+
+
+@pytest.mark.parametrize("folder", sorted(LVA_GRAPHS))
+def test_the_lva_samples_keep_their_graph(folder: str) -> None:
+    topology = load(TOPOLOGIES_DIR / folder / "topology.json")
+    edges = {
+        (node["name"], entry["nodeName"])
+        for _, node in nodes(topology)
+        for entry in node.get("inputs", [])
+    }
+    assert edges == LVA_GRAPHS[folder]
 
 
 @topology_files
@@ -216,25 +281,28 @@ def test_grpc_extension_node_reaches_the_deployed_extension(path: Path) -> None:
     binding = urlsplit(env["grpcBinding"]["value"])
     values = env_example()
 
-    [node] = grpc_nodes(topology)
-    endpoint = node["endpoint"]
-    assert endpoint["@type"] == "#Microsoft.Media.MediaGraphUnsecuredEndpoint"
-    assert default(topology, endpoint["url"]) == f"tcp://{extension_name}:{binding.port}"
-    credentials = endpoint["credentials"]
-    assert credentials["@type"] == "#Microsoft.Media.MediaGraphUsernamePasswordCredentials"
-    for field, variable in (("username", "authUsername"), ("password", "authPassword")):
-        # The template takes the extension's credentials from .env; the topology's defaults
-        # are .env.example's values, so the sample works as deployed.
-        template_value = env[variable]["value"]
-        assert template_value.startswith("$")
-        assert default(topology, credentials[field]) == values[template_value.lstrip("$")]
+    for node in grpc_nodes(topology):
+        endpoint = node["endpoint"]
+        assert endpoint["@type"] == "#Microsoft.Media.MediaGraphUnsecuredEndpoint"
+        assert default(topology, endpoint["url"]) == f"tcp://{extension_name}:{binding.port}"
+        credentials = endpoint["credentials"]
+        assert credentials["@type"] == "#Microsoft.Media.MediaGraphUsernamePasswordCredentials"
+        for field, variable in (("username", "authUsername"), ("password", "authPassword")):
+            # The template takes the extension's credentials from .env; the topology's
+            # defaults are .env.example's values, so the sample works as deployed.
+            template_value = env[variable]["value"]
+            assert template_value.startswith("$")
+            assert default(topology, credentials[field]) == values[template_value.lstrip("$")]
 
 
 @topology_files
 def test_grpc_extension_node_settings_are_valid(path: Path) -> None:
     topology = load(path)
-    [node] = grpc_nodes(topology)
+    for node in grpc_nodes(topology):
+        check_grpc_node(topology, node)
 
+
+def check_grpc_node(topology: Json, node: Json) -> None:
     transfer = node["dataTransfer"]
     assert transfer["mode"] in ("sharedMemory", "embedded")
     if transfer["mode"] == "sharedMemory":
@@ -257,12 +325,11 @@ def test_grpc_extension_node_settings_are_valid(path: Path) -> None:
 @topology_files
 def test_inferences_go_to_iot_hub(path: Path) -> None:
     topology = load(path)
-    [extension] = grpc_nodes(topology)
+    extensions = {node["name"] for node in grpc_nodes(topology)}
 
     hub_sinks = [node for _, node in nodes(topology) if node["@type"] == HUB_SINK]
-    assert any(
-        extension["name"] in [entry["nodeName"] for entry in sink["inputs"]] for sink in hub_sinks
-    )
+    published = {entry["nodeName"] for sink in hub_sinks for entry in sink["inputs"]}
+    assert extensions & published  # the last extension of a chain, at least
     # The template routes every output of the LVA module to IoT Hub.
     routes = load(TEMPLATE)["modulesContent"]["$edgeHub"]["properties.desired"]["routes"]
     assert "FROM /messages/modules/lvaEdge/outputs/* INTO $upstream" in routes.values()
@@ -282,6 +349,7 @@ def test_rtsp_source_defaults_to_the_simulator_module(path: Path) -> None:
 def test_grpc_extension_topology_uses_every_feature() -> None:
     topology = load(TOPOLOGIES_DIR / "grpcExtension" / "topology.json")
     [node] = grpc_nodes(topology)
+    named = by_name(topology)
 
     assert node["dataTransfer"]["mode"] == "sharedMemory"
     assert node["image"]["format"]["@type"] == "#Microsoft.Media.MediaGraphImageFormatRaw"
@@ -291,12 +359,13 @@ def test_grpc_extension_topology_uses_every_feature() -> None:
         "maximumSamplesPerSecond",
     }
     assert node["extensionConfiguration"] == "${extensionConfiguration}"
-    assert node["inputs"] == [
-        {
-            "nodeName": "rtspSource",
-            "outputSelectors": [{"property": "mediaType", "operator": "is", "value": "video"}],
-        }
-    ]
+    # As in LVA's sample: the extension sees the frames in which something moves.
+    [entry] = node["inputs"]
+    assert (
+        named[entry["nodeName"]]["@type"] == "#Microsoft.Media.MediaGraphMotionDetectionProcessor"
+    )
+    [gate] = [n for n in named.values() if n["@type"].endswith("SignalGateProcessor")]
+    assert default(topology, gate["minimumActivationTime"]) == "PT15S"
 
 
 def test_embedded_variant_embeds_frames() -> None:
@@ -327,3 +396,31 @@ def test_cvr_topology_records_beside_inference() -> None:
     assert [entry["nodeName"] for entry in asset_sink["inputs"]] == ["rtspSource"]
     assert [entry["nodeName"] for entry in extension["inputs"]] == ["rtspSource"]
     assert re.fullmatch(r"PT\d+S", default(topology, asset_sink["segmentLength"]))
+
+
+@topology_files
+def test_the_simulator_sets_it_and_an_instance_of_it_with_the_defaults(path: Path) -> None:
+    """LVA's checks (placement, names, properties) as the simulator makes them at set."""
+    from lva_simulator.module.methods import LvaModule
+    from lva_simulator.module.store import Store
+
+    def no_runs(plan: Any) -> Any:
+        raise AssertionError("nothing is activated here")
+
+    module = LvaModule(Store(None), no_runs)
+    topology = load(path)
+    instance = {
+        "@apiVersion": "2.0",
+        "name": "defaults",
+        "properties": {"topologyName": topology["name"]},
+    }
+
+    async def set_both() -> tuple[tuple[int, Any], tuple[int, Any]]:
+        return (
+            await module.invoke("GraphTopologySet", topology),
+            await module.invoke("GraphInstanceSet", instance),
+        )
+
+    set_topology, set_instance = asyncio.run(set_both())
+    assert set_topology[0] == 201, set_topology
+    assert set_instance[0] == 201, set_instance
