@@ -57,15 +57,16 @@ class SimulatorOptions:
     camera_port: int = 8554
     camera_username: str = ""
     camera_password: str = field(default="", repr=False)
-    rtspsim: str = ""  # host:port of a camera started elsewhere (lva-simulator camera)
+    # Module names graphs use as host names -> where they listen here ("rtspsim" -> the camera).
+    modules: Mapping[str, str] = field(default_factory=dict)
     observer: GraphObserver = field(default_factory=NullObserver)
 
     def __post_init__(self) -> None:
         for what, port in (("port", self.port), ("camera port", self.camera_port)):
             if not 0 <= port <= 65535:
                 raise ValueError(f"{what}: expected 0 to 65535, got {port}")
-        if self.camera_media is not None and self.rtspsim:
-            raise ValueError("give a camera folder or an rtspsim address, not both")
+        if self.camera_media is not None and "rtspsim" in {m.lower() for m in self.modules}:
+            raise ValueError("give a camera folder or an address for rtspsim, not both")
         for inside in self.volumes:
             if not inside.startswith("/"):
                 raise ValueError(
@@ -84,7 +85,7 @@ class Simulator:
         run_options = RunOptions(
             options.playback,
             options.assets_dir or options.state_dir / "assets",
-            options.rtspsim,
+            {name.lower(): address for name, address in options.modules.items()},
             dict(options.volumes),
         )
         self.environment = Environment(run_options, publisher)
@@ -125,8 +126,9 @@ class Simulator:
                 options.camera_password,
             )
             await self.camera.start()
+            modules = {**self.environment.options.modules, "rtspsim": self.camera.address}
             self.environment.options = dataclasses.replace(
-                self.environment.options, rtspsim=self.camera.address
+                self.environment.options, modules=modules
             )
         identity = HubConnectionString(f"{options.host}:{options.port}", DEFAULT_POLICY, key)
         self.hub = HubServer(

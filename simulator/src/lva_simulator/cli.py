@@ -25,6 +25,13 @@ def _volume(text: str) -> tuple[str, Path]:
     return inside.rstrip("/") or "/", Path(outside)
 
 
+def _module_address(text: str) -> tuple[str, str]:
+    name, sep, address = text.partition("=")
+    if not sep or not name or not address or "/" in address:
+        raise argparse.ArgumentTypeError(f"expected NAME=HOST[:PORT], got {text!r}")
+    return name, address
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .app import SimulatorOptions, default_state_dir, run
     from .graph.events import EventOutputs
@@ -48,7 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
         camera_port=args.camera_port,
         camera_username=args.camera_username,
         camera_password=os.environ.get("LVA_SIMULATOR_CAMERA_PASSWORD", args.camera_password),
-        rtspsim=args.rtspsim,
+        modules=dict(args.module_address + [("rtspsim", args.rtspsim)] * bool(args.rtspsim)),
     )
     asyncio.run(run(options))
     return 0
@@ -206,6 +213,15 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="",
         metavar="HOST:PORT",
         help="the camera the host name rtspsim stands for, when it runs elsewhere",
+    )
+    media.add_argument(
+        "--module-address",
+        type=_module_address,
+        action="append",
+        default=[],
+        metavar="NAME=HOST[:PORT]",
+        help="graphs reach the module NAME (a host name in their URLs, e.g. grpcExtension) at"
+        " HOST[:PORT], as module names resolve on an edge device; repeatable",
     )
     media.add_argument(
         "--assets-dir", type=Path, help="where asset sinks keep assets [STATE_DIR/assets]"

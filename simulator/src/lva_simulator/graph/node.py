@@ -39,8 +39,18 @@ class RunOptions:
 
     playback: Playback = field(default_factory=Playback)
     assets_dir: Path = Path("assets")  # where asset sinks keep their assets
-    rtspsim: str = ""  # host:port the host name "rtspsim" stands for ("" = not set)
+    # Where modules the graph names by host name listen (lower-case name -> host[:port]),
+    # as an edge device's network resolves module names: rtspsim, grpcExtension, ...
+    modules: Mapping[str, str] = field(default_factory=dict)
     volumes: Mapping[str, Path] = field(default_factory=dict)  # container path -> host folder
+
+    def address(self, host: str, port: int) -> tuple[str, int]:
+        """Where (host, port) of a graph's URL is reached: a module's address, if it is one."""
+        found = self.modules.get(host.lower())
+        if not found:
+            return host, port
+        name, _, number = found.rpartition(":") if _has_port(found) else (found, "", "")
+        return name.strip("[]"), int(number) if number else port
 
     def host_path(self, path: str) -> Path:
         """Where a path the graph names lands, through the --volume mappings."""
@@ -49,6 +59,11 @@ class RunOptions:
             if path == base or path.startswith(base + "/"):
                 return outside / path[len(base) :].lstrip("/")
         return Path(path)
+
+
+def _has_port(address: str) -> bool:
+    tail = address.rsplit("]", 1)[-1]
+    return ":" in tail and (address.startswith("[") or address.count(":") == 1)
 
 
 class NodeContext:

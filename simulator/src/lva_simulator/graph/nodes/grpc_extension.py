@@ -192,8 +192,11 @@ class GrpcExtension(Node):
             ("x-ms-authentication", value) if key == "Authorization" else (key.lower(), value)
             for key, value in spec.endpoint.headers()
         )
+        host, _, port = spec.address.rpartition(":")
+        host, number = self.context.options.address(host.strip("[]"), int(port))
+        address = f"[{host}]:{number}" if ":" in host else f"{host}:{number}"
         return ClientOptions(
-            spec.address,
+            address,
             spec.image.stream_format(width, height),
             shared_memory=spec.shared_memory_bytes > 0,
             shared_memory_bytes=spec.shared_memory_bytes,

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from google.protobuf import json_format
@@ -37,7 +38,7 @@ from ..endpoints import Endpoint, read_endpoint
 from ..extension import Sampler, SamplingSpec, read_image, read_sampling
 from ..imaging import ImageSpec
 from ..media import PICTURES, Item, Picture
-from ..node import Node, NodeContext
+from ..node import Node, NodeContext, RunOptions
 from ..properties import Reader
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class HttpExtension(Node):
         self.busy_until = 0.0
         self._reported = ""
         self._done = asyncio.Event()
+        self._url = _through_modules(spec.endpoint.url, context.options)
 
     async def receive(self, item: Item, sender: str) -> None:
         if not isinstance(item, Picture):
@@ -144,7 +146,7 @@ class HttpExtension(Node):
         sent = time.monotonic()
         try:
             async with session.post(
-                self.spec.endpoint.url, data=data, headers=headers, ssl=self._ssl()
+                self._url, data=data, headers=headers, ssl=self._ssl()
             ) as reply:
                 content = await reply.read()
                 status, kind = reply.status, reply.content_type
@@ -187,6 +189,19 @@ class HttpExtension(Node):
             self._reported = key
             self.context.module_event("Diagnostics", kind, body)
             log.warning("%s/%s: %s", self.context.instance, self.name, body["message"])
+
+
+def _through_modules(url: str, options: RunOptions) -> str:
+    """The URL with a module's host name (as an edge network resolves it) replaced."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return url
+    default = 443 if parts.scheme == "https" else 80
+    host, port = options.address(parts.hostname, parts.port or default)
+    if (host, port) == (parts.hostname, parts.port or default):
+        return url
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _body(content: bytes, kind: str) -> dict[str, Any]:

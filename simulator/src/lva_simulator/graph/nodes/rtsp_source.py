@@ -31,7 +31,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ..endpoints import Endpoint, read_endpoint
 from ..media import PACKETS, PICTURES, Item, Kind, Packet, Picture, Session
-from ..node import Node, NodeContext
+from ..node import Node, NodeContext, RunOptions
 from ..properties import Reader
 
 log = logging.getLogger(__name__)
@@ -72,12 +72,14 @@ def local_path(url: str) -> Path | None:
     return Path(url)
 
 
-def camera_url(url: str, username: str, password: str, rtspsim: str) -> str:
-    """The URL to dial: ``rtspsim`` replaced by the simulator's camera, credentials added."""
+def camera_url(url: str, username: str, password: str, options: RunOptions) -> str:
+    """The URL to dial: a module's host name (rtspsim) replaced by its address, credentials in."""
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[-1]
-    if rtspsim and (parts.hostname or "").lower() == "rtspsim":
-        netloc = rtspsim
+    if parts.hostname:
+        host, port = options.address(parts.hostname, parts.port or 554)
+        if (host, port) != (parts.hostname, parts.port or 554):
+            netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if username and "@" not in parts.netloc:
         netloc = f"{quote(username, safe='')}:{quote(password, safe='')}@{netloc}"
     elif "@" in parts.netloc:
@@ -343,7 +345,7 @@ class RtspSource(Node):
             spec.endpoint.url,
             spec.endpoint.username,
             spec.endpoint.password,
-            self.context.options.rtspsim,
+            self.context.options,
         )
         options = {"rtsp_transport": spec.transport, "timeout": _SOCKET_TIMEOUT_US, **_PROBE}
         offset = Fraction(0)
