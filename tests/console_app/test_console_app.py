@@ -2,7 +2,10 @@
 
 The app uses the real azure-iot-hub SDK; it trusts the simulator's self-signed
 certificate through REQUESTS_CA_BUNDLE, the CA-bundle variable of the SDK's
-HTTP stack (requests).
+HTTP stack (requests). The simulator has a camera serving a clip with motion
+as rtspsim's ``camera-300s.mkv`` with the samples' credentials, and reaches
+the extension as the module ``grpcExtension``, so operations files written for
+a real device run unchanged.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import pty
 import socket
 import string
 import subprocess
@@ -17,21 +21,48 @@ import sys
 from pathlib import Path
 
 import pytest
-from lva_extension.client.clips import dark_light_frames, write_clip
 from lva_simulator.graph.node import Playback
 
+from tests.support.media import make_moving_clip
 from tests.support.paths import REPO
-from tests.support.simulator import DEVICE, MODULE, messages, running_simulator
+from tests.support.servers import running_server
+from tests.support.simulator import (
+    DEVICE,
+    MODULE,
+    event_type,
+    messages,
+    node_of,
+    of_instance,
+    running_simulator,
+    wait_for,
+)
 
 APP = REPO / "cloud-to-device-console-app" / "main.py"
 DEMO_TEMPLATE = REPO / "scripts" / "demo" / "operations.template.json"
-USER, PASSWORD = "demo", "console-Pässword"
+# The topologies' defaults: the samples' camera credentials, .env.example's extension ones.
+CAMERA = ("testuser", "testpassword")
+USER, PASSWORD = "lvaextension", "change-this-password"
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    live = Playback(loop=True, realtime=True)
-    with running_simulator(tmp_path_factory.mktemp("console"), playback=live) as running:
+def extension():
+    with running_server(auth_username=USER, auth_password=PASSWORD) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory, extension):
+    folder = tmp_path_factory.mktemp("console")
+    make_moving_clip(folder / "media" / "camera-300s.mkv")
+    with running_simulator(
+        folder / "state",
+        playback=Playback(loop=True, realtime=True),
+        camera_media=folder / "media",
+        camera_port=0,
+        camera_username=CAMERA[0],
+        camera_password=CAMERA[1],
+        modules={"grpcExtension": extension.address},
+    ) as running:
         yield running
 
 
@@ -75,20 +106,19 @@ def statuses(output: str) -> list[tuple[str, int]]:
     return found
 
 
-def test_the_demo_operations_run_whole(sim, start_server, tmp_path):
-    extension = start_server(auth_username=USER, auth_password=PASSWORD)
-    clip = tmp_path / "clip.mp4"
-    write_clip(clip, dark_light_frames(64, 48, 30, scene_frames=15), fps=15)
+def test_the_demo_operations_run_whole(sim, tmp_path):
     operations = tmp_path / "operations.json"
     operations.write_text(
         string.Template(DEMO_TEMPLATE.read_text()).substitute(
             TOPOLOGY_FILE=REPO / "topologies" / "grpcExtension" / "topology.json",
-            CLIP=clip,
-            EXTENSION_ADDRESS=extension.address,
+            CLIP_NAME="camera-300s.mkv",
+            CAMERA_USERNAME=CAMERA[0],
+            CAMERA_PASSWORD=CAMERA[1],
             EXTENSION_USERNAME=USER,
             EXTENSION_PASSWORD=PASSWORD,
             SAMPLES_PER_SECOND="15",
-            DEMO_SECONDS="2",
+            GATE_TIME="PT1S",
+            DEMO_SECONDS="5",
         )
     )
     result = run_app(sim, operations, "--stop-on-error")
@@ -104,14 +134,67 @@ def test_the_demo_operations_run_whole(sim, start_server, tmp_path):
         ("GraphTopologyDelete", 200),
         ("GraphTopologyList", 200),
     ]
-    assert "continuing in 2 s" in result.stdout  # WaitForInput without a terminal
-    assert PASSWORD not in result.stdout  # secret parameter values are masked
+    assert "continuing in 5 s" in result.stdout  # WaitForInput without a terminal
+    # Secret parameter values are masked (the topology's defaults are printed as they are).
+    assert f'"value": "{PASSWORD}"' not in result.stdout and '"value": "********"' in result.stdout
     assert '"@apiVersion": "2.0"' in result.stdout
-    published = messages(sim.options.state_dir / "messages.jsonl")
-    subjects = {m["applicationProperties"]["subject"] for m in published}
-    assert subjects == {"/graphInstances/Demo-1/processors/grpcExtension"}
-    tags = {m["body"]["inferences"][0]["classification"]["tag"]["value"] for m in published}
-    assert tags == {"dark", "light"}  # both scenes of the clip reached the extension
+    published = of_instance(messages(sim.options.state_dir / "messages.jsonl"), "Demo-1")
+    kinds = {(event_type(m), node_of(m)) for m in published}
+    assert {
+        ("MediaSessionEstablished", "rtspSource"),
+        ("Inference", "grpcExtension"),
+        ("RecordingStarted", "assetSink"),
+        ("RecordingStopped", "assetSink"),
+        ("RecordingAvailable", "assetSink"),
+    } <= kinds
+    inferences = [m for m in published if event_type(m) == "Inference"]
+    tags = {m["body"]["inferences"][0]["classification"]["tag"]["value"] for m in inferences}
+    assert tags == {"dark"}  # light boxes on a dark background
+
+
+def test_the_repositorys_operations_file_runs_unchanged_with_a_person_at_the_keyboard(sim):
+    """cloud-to-device-console-app/operations.json as it is, Enter pressed at each pause."""
+    operations = REPO / "cloud-to-device-console-app" / "operations.json"
+    controller, terminal = pty.openpty()
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("IoThubConnectionString", "deviceId")
+    }
+    environment.update(
+        IoThubConnectionString=sim.connection_string,
+        deviceId=DEVICE,
+        moduleId=MODULE,
+        REQUESTS_CA_BUNDLE=str(sim.certificate),
+    )
+    app = subprocess.Popen(
+        [sys.executable, str(APP), "--operations", str(operations)],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        cwd=operations.parent,
+    )
+    os.close(terminal)
+    try:
+        os.write(controller, b"\n")  # "Press Enter to continue"
+        sink = sim.options.state_dir / "messages.jsonl"
+
+        def seen() -> set[str]:
+            return {event_type(m) for m in of_instance(messages(sink), "Sample-Graph-1")}
+
+        # Active: the camera's session, inferences on motion, a recording under way.
+        wait_for(lambda: {"Inference", "RecordingStarted"} <= seen(), what="the graph at work")
+        os.write(controller, b"\n")  # "... Press Enter to continue and deactivate"
+        output, errors = app.communicate(timeout=60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        os.close(controller)
+    assert app.returncode == 0, output + errors
+    assert [method for method, status in statuses(output) if status >= 300] == []
+    assert len(statuses(output)) == 9
+    # Deactivation ends the 15 s recording early: it is stopped, and available.
+    assert {"MediaSessionEstablished", "RecordingStopped", "RecordingAvailable"} <= seen()
 
 
 def test_a_wrong_key_gives_one_clear_401_line(sim, tmp_path):

@@ -50,7 +50,7 @@ def read_recording(path: Path) -> Recorded:
         times, lit = [], 0
         for frame in container.decode(stream):
             if frame.pts is not None:
-                times.append(Fraction(frame.pts) * Fraction(stream.time_base))
+                times.append(frame.pts * Fraction(stream.time_base or Fraction(1, 90_000)))
                 lit += int(frame.to_ndarray(format="gray").max() > LIT)
         codec = stream.codec_context.name
         rate = stream.average_rate or Fraction(FPS)

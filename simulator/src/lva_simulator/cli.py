@@ -89,16 +89,17 @@ def _send_message(args: argparse.Namespace) -> int:
     from .iothub.connection_string import HubConnectionString
 
     state = args.state_dir or default_state_dir()
+    # The simulator of STATE_DIR, unless the environment names a hub (as the console app's does).
     text = os.environ.get("IoThubConnectionString", "")  # noqa: SIM112 - the samples' name
-    if not text:
+    certificate = os.environ.get("REQUESTS_CA_BUNDLE", "")
+    if args.state_dir is not None or not text:
         where = state / "connection-string.txt"
         if not where.is_file():
             raise ConnectionStringError(
                 f"no simulator is serving with state directory {state} (no {where.name});"
                 " start one with lva-simulator serve, or set IoThubConnectionString"
             )
-        text = where.read_text()
-    certificate = os.environ.get("REQUESTS_CA_BUNDLE") or str(state / "hub-cert.pem")
+        text, certificate = where.read_text(), str(state / "hub-cert.pem")
     properties = {}
     for item in args.property:
         name, sep, value = item.partition("=")
@@ -112,7 +113,7 @@ def _send_message(args: argparse.Namespace) -> int:
     try:
         delivered = send_message(
             HubConnectionString.parse(text),
-            Path(certificate),
+            Path(certificate) if certificate else None,
             args.device_id,
             args.module_id,
             args.input,
@@ -269,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Send one message to INPUT of the simulated module, as another module's"
         " output routed there would arrive: graph instances whose MediaGraphIoTHubMessageSource"
         " has hubInputName INPUT get it (a signal gate opens). Uses the connection string and"
-        " certificate in STATE_DIR, or IoThubConnectionString and REQUESTS_CA_BUNDLE.",
+        " certificate in STATE_DIR (when given, or when IoThubConnectionString is not set), else"
+        " IoThubConnectionString and REQUESTS_CA_BUNDLE.",
     )
     send.add_argument("input", help="the module input (hubInputName), e.g. recordingTrigger")
     send.add_argument("--body", default="{}", help="the message body, JSON [{}]")
