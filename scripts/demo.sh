@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The whole solution on one machine, no Azure account, no Docker:
-#   1. set up .venv (scripts/setup.sh) and make a sample clip of dark and light scenes;
-#   2. start the gRPC extension (with credentials) and the LVA + IoT Hub simulator;
-#   3. run the cloud-to-device console app on a demo operations.json: set the
-#      topology of topologies/grpcExtension, create and activate a graph instance
-#      on the clip, let it run, deactivate and delete everything;
-#   4. show each inference message as it arrives, then the count and rate.
+#   1. set up .venv (scripts/setup.sh) and make a sample clip in which boxes move;
+#   2. start the gRPC extension (with credentials) and the LVA + IoT Hub simulator,
+#      whose camera serves the clip as rtsp://rtspsim:554/media/moving.mkv;
+#   3. run the cloud-to-device console app on a demo operations.json: set
+#      InferencingWithGrpcExtension (topologies/grpcExtension: motion -> extension,
+#      motion -> signal gate -> asset), create and activate a graph instance on the
+#      camera, let it run, deactivate and delete everything;
+#   4. show each message as it arrives (the camera's session, inferences, recordings),
+#      then the count and rate, and where the recordings landed.
 # Everything it started is stopped at the end, also on Ctrl+C.
-# DEMO_SECONDS (default 10) sets how long the graph runs; files and logs go to out/demo/.
+# DEMO_SECONDS (default 12) sets how long the graph runs; files and logs go to out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -42,8 +45,10 @@ wait_for() {  # wait_for SECONDS PID FILE PATTERN: until FILE has PATTERN, while
     done
 }
 
-echo "== a sample clip: dark and light scenes, 1 s each"
-"$bin/lva-extension" sample-clip "$out/clip.mp4" --frames 150 --fps 15 --width 640 --height 360
+echo "== a sample clip: a box crosses the frame at 2-4.5 s, another at 6.5-8.5 s"
+mkdir -p "$out/media"
+"$bin/lva-extension" sample-clip "$out/media/moving.mkv" --scene moving --frames 100 --fps 10 \
+    --width 640 --height 360
 
 echo "== the gRPC extension (colorIntensity), with credentials"
 export EXTENSION_USERNAME=demo
@@ -58,24 +63,31 @@ EXTENSION_ADDRESS=$(sed -n 's/.*serving the LVA gRPC extension on \([^ ]*:[0-9]*
 export EXTENSION_ADDRESS
 echo "   listening on $EXTENSION_ADDRESS"
 
-echo "== the LVA + IoT Hub simulator"
-"$bin/lva-simulator" serve --port 0 --state-dir "$out/simulator" \
-    --sink-output "$out/messages.jsonl" >"$out/simulator.log" 2>&1 &
+echo "== the LVA + IoT Hub simulator; its camera is rtspsim, the extension is grpcExtension"
+export CAMERA_USERNAME=viewer
+CAMERA_PASSWORD=$("$bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))')
+export CAMERA_PASSWORD
+LVA_SIMULATOR_CAMERA_PASSWORD=$CAMERA_PASSWORD "$bin/lva-simulator" serve --port 0 \
+    --state-dir "$out/simulator" --sink-output "$out/messages.jsonl" \
+    --camera-media "$out/media" --camera-port 0 --camera-username "$CAMERA_USERNAME" \
+    --module-address "grpcExtension=$EXTENSION_ADDRESS" --assets-dir "$out/assets" \
+    >"$out/simulator.log" 2>&1 &
 pids+=($!)
 wait_for 30 "${pids[-1]}" "$out/simulator.log" "IoT Hub connection string:"
 touch "$out/messages.jsonl"
 IoThubConnectionString=$(cat "$out/simulator/connection-string.txt")
 echo "   ${IoThubConnectionString%%;*}"
 
-echo "== inference messages, as they arrive (one line each)"
+echo "== messages, as they arrive (one line each)"
 "$bin/lva-simulator" events --follow "$out/messages.jsonl" &
 pids+=($!)
 
 echo "== the console app runs the demo operations ($out/operations.json)"
-export CLIP=$out/clip.mp4
+export CLIP_NAME=moving.mkv
 export TOPOLOGY_FILE=$root/topologies/grpcExtension/topology.json
-export SAMPLES_PER_SECOND=${SAMPLES_PER_SECOND:-15}
-export DEMO_SECONDS=${DEMO_SECONDS:-10}
+export SAMPLES_PER_SECOND=${SAMPLES_PER_SECOND:-5}
+export GATE_TIME=${GATE_TIME:-PT3S}
+export DEMO_SECONDS=${DEMO_SECONDS:-12}
 "$bin/python" -c 'import os, string, sys
 sys.stdout.write(string.Template(sys.stdin.read()).substitute(os.environ))' \
     <scripts/demo/operations.template.json >"$out/operations.json"
@@ -86,4 +98,6 @@ IoThubConnectionString=$IoThubConnectionString deviceId=lva-sim-device moduleId=
 
 sleep 0.5  # the last messages reach the watcher
 cleanup
+echo "== the recordings (an asset per burst of motion), as a player reads them"
+"$bin/python" scripts/demo/recordings.py "$out/assets"
 echo "== done; logs and files in $out"
