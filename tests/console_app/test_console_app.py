@@ -21,11 +21,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from lva_simulator.graph.node import Playback
 
-from tests.support.media import make_moving_clip
 from tests.support.paths import REPO
-from tests.support.servers import running_server
+from tests.support.sample_edge import CAMERA, EXTENSION, sample_edge
 from tests.support.simulator import (
     DEVICE,
     MODULE,
@@ -33,36 +31,17 @@ from tests.support.simulator import (
     messages,
     node_of,
     of_instance,
-    running_simulator,
     wait_for,
 )
 
 APP = REPO / "cloud-to-device-console-app" / "main.py"
 DEMO_TEMPLATE = REPO / "scripts" / "demo" / "operations.template.json"
-# The topologies' defaults: the samples' camera credentials, .env.example's extension ones.
-CAMERA = ("testuser", "testpassword")
-USER, PASSWORD = "lvaextension", "change-this-password"
+USER, PASSWORD = EXTENSION
 
 
 @pytest.fixture(scope="module")
-def extension():
-    with running_server(auth_username=USER, auth_password=PASSWORD) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory, extension):
-    folder = tmp_path_factory.mktemp("console")
-    make_moving_clip(folder / "media" / "camera-300s.mkv")
-    with running_simulator(
-        folder / "state",
-        playback=Playback(loop=True, realtime=True),
-        camera_media=folder / "media",
-        camera_port=0,
-        camera_username=CAMERA[0],
-        camera_password=CAMERA[1],
-        modules={"grpcExtension": extension.address},
-    ) as running:
+def sim(tmp_path_factory):
+    with sample_edge(tmp_path_factory.mktemp("console")) as running:
         yield running
 
 

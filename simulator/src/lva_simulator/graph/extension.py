@@ -12,16 +12,21 @@ Sampling (LVA's ``samplingOptions``):
   frames the first model classified reach the second).
 
 Frames the sampler leaves out go no further: an extension node passes on the
-frames it sent, each with the inferences that came back.
+frames it sent, each with the inferences that came back. Sampled frames wait
+in a short queue for the extension: behind a live camera a full queue drops
+the newest frame (the camera does not wait); a file played as fast as the
+graph takes it waits instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from fractions import Fraction
 
 from .imaging import LVA_PIXEL_FORMATS, SCALE_MODES, ImageSpec, client_sends
-from .media import Picture
+from .media import PICTURES, Item, Picture
+from .node import Node, NodeContext
 from .properties import Reader
 from .sampling import RateLimit
 
@@ -60,6 +65,50 @@ class Sampler:
         if self.skip_unannotated and not picture.inferences:
             return False
         return self.rate.admit(picture.time)
+
+
+class ExtensionNode(Node):
+    """What the gRPC and HTTP extension nodes share: sampling, the queue, finishing."""
+
+    wants = frozenset({PICTURES})
+    queue_frames = 16
+
+    def __init__(self, context: NodeContext, sampling: SamplingSpec) -> None:
+        super().__init__(context)
+        self.sampler = Sampler(sampling)
+        self.lossy = True  # the runner says whether frames may be dropped (a live source)
+        self.queue: asyncio.Queue[Picture | None] = asyncio.Queue(self.queue_frames)
+        self._done = asyncio.Event()
+
+    def accepting(self) -> bool:
+        """Whether the extension takes frames now (an HTTP server may ask for a pause)."""
+        return True
+
+    async def receive(self, item: Item, sender: str) -> None:
+        if not isinstance(item, Picture):
+            return
+        self.context.counters.frames_in += 1
+        if not self.sampler.admit(item) or not self.accepting():
+            return
+        if not self.lossy:
+            await self.queue.put(item)
+        elif not self.queue.full():
+            self.queue.put_nowait(item)
+
+    async def run(self) -> None:
+        try:
+            await self.serve()
+        finally:
+            self._done.set()
+
+    async def serve(self) -> None:
+        """Take frames from the queue until None, and send them to the extension."""
+        raise NotImplementedError
+
+    async def flush(self) -> None:
+        if not self._done.is_set():  # still serving: let it finish what is queued
+            await self.queue.put(None)
+            await self._done.wait()
 
 
 def read_image(node: Reader) -> ImageSpec:

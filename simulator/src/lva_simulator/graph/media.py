@@ -42,6 +42,12 @@ class Session:
     # camera's container is closed (an unopened PyAV output stream).
     template: Any = field(repr=False)
     sdp: str = field(default="", repr=False)
+    extradata: bytes = field(default=b"", repr=False)  # the codec's parameter sets
+
+    def same_codec(self, other: Session) -> bool:
+        """Whether packets of ``other`` may go on in a file begun with this session's."""
+        mine = (self.codec, self.width, self.height, self.time_base, self.extradata)
+        return mine == (other.codec, other.width, other.height, other.time_base, other.extradata)
 
 
 @dataclass(frozen=True, eq=False, slots=True)

@@ -3,8 +3,9 @@
 A recording begins when a gate opens (or, for a sink fed straight by the
 camera, with the first packet) and ends when the gate closes or the instance
 stops. Inside it, packets are written to MP4 files without re-encoding; a new
-file starts when the camera's session changes (a reconnect) or when the sink
-asks for one (an asset sink's ``segmentLength``), always at a keyframe.
+file starts when the camera comes back with other codec parameters after a
+reconnect, or when the sink asks for one (an asset sink's ``segmentLength``),
+always at a keyframe.
 
 Events (``outputType``/``outputLocation`` bodies, as LVA publishes them):
 ``RecordingStarted`` once the first packet is written; ``RecordingAvailable``
@@ -119,7 +120,7 @@ class Recorder(Node):
         assert self.recording is not None
         file = self.file
         if file is not None and (
-            not file.accepts(packet)  # a new camera session: new codec parameters, new file
+            not file.accepts(packet)  # new codec parameters after a reconnect: a new file
             or (packet.keyframe and file.started and self.cut_due(file, packet))
         ):
             self._close_file()

@@ -40,8 +40,13 @@ class Mp4File:
         return self._container is not None
 
     def accepts(self, packet: Packet) -> bool:
-        """Whether the packet belongs in this file (the same camera session)."""
-        return self._session is None or packet.session is self._session
+        """Whether the packet belongs in this file: the same codec parameters.
+
+        A reconnect (or a file's loop) with the same parameters goes on in the same
+        file; different ones need a new file.
+        """
+        session = self._session
+        return session is None or packet.session is session or session.same_codec(packet.session)
 
     def write(self, packet: Packet) -> bool:
         """Add a packet; False while waiting for the first keyframe (the packet is skipped)."""

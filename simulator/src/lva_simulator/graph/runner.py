@@ -23,11 +23,10 @@ from fractions import Fraction
 from typing import Any
 
 from .events import Publisher
+from .extension import ExtensionNode
 from .media import EVENTS, PACKETS, PICTURES, Item, Kind, kind_of
 from .node import Node, NodeContext, RunOptions
 from .nodes import TYPES
-from .nodes.grpc_extension import GrpcExtension
-from .nodes.http_extension import HttpExtension
 from .nodes.hub_source import HubSource
 from .nodes.rtsp_source import RtspSource
 from .nodes.signal_gate import SignalGate
@@ -134,7 +133,7 @@ class GraphRun:
             isinstance(n, RtspSource) and n.path is None for n in self.nodes.values()
         )
         for node in self.nodes.values():
-            if isinstance(node, GrpcExtension | HttpExtension):
+            if isinstance(node, ExtensionNode):
                 node.lossy = live
 
     async def _send(self, sender: str, item: Item) -> None:

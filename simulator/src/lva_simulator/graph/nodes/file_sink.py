@@ -3,7 +3,8 @@
 The file is ``<baseDirectoryPath>/<fileNamePattern>.mp4`` with the system
 variables filled in when the recording starts (the LVA 1.0 example:
 ``sampleFilesFromEVR-filesinkOutput-20200521T053726Z.mp4``); if the camera
-reconnects during a recording, the rest goes to ``<name>-2.mp4`` and so on.
+comes back with other codec parameters during a recording, the rest goes to
+``<name>-2.mp4`` and so on.
 ``RecordingStarted``/``Stopped``/``Available`` report ``outputType``
 ``filePath`` and the path as the graph names it. ``baseDirectoryPath`` is a
 path inside the LVA container; ``serve --volume /var/media=DIR`` maps it to a

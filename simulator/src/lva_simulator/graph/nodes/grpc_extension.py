@@ -31,10 +31,10 @@ from lva_extension.inferences import to_message
 from lva_extension.proto.inferencing_pb2 import Inference
 
 from ..endpoints import Endpoint, read_endpoint
-from ..extension import Sampler, SamplingSpec, read_image, read_sampling
+from ..extension import ExtensionNode, SamplingSpec, read_image, read_sampling
 from ..imaging import ImageSpec
-from ..media import PICTURES, TIMESCALE, Item, Picture, ticks
-from ..node import Node, NodeContext
+from ..media import TIMESCALE, Picture, ticks
+from ..node import NodeContext
 from ..observer import SentFrame
 from ..properties import Reader
 
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)
 WINDOW = 8  # frames in flight
-QUEUE_FRAMES = 16
 _GRPC_URL = re.compile(r"^tcp://(?P<host>\[[0-9a-fA-F:.]+\]|[^:/\[\]]+):(?P<port>\d{1,5})/?$")
 
 
@@ -107,45 +106,16 @@ def _certificate_name(host: str, port: int) -> str:
     return str(common[0].value) if common else host
 
 
-class GrpcExtension(Node):
-    wants = frozenset({PICTURES})
-
+class GrpcExtension(ExtensionNode):
     def __init__(self, spec: GrpcExtensionSpec, context: NodeContext) -> None:
-        super().__init__(context)
+        super().__init__(context, spec.sampling)
         self.spec = spec
-        self.sampler = Sampler(spec.sampling)
-        self.lossy = True  # the runner says whether frames may be dropped (a live source)
-        self.queue: asyncio.Queue[Picture | None] = asyncio.Queue(QUEUE_FRAMES)
         self.streams = 0
         self._pending: dict[int, tuple[Picture, np.ndarray]] = {}
         self._failures = 0
         self._reported = ""
-        self._done = asyncio.Event()
 
-    async def receive(self, item: Item, sender: str) -> None:
-        if not isinstance(item, Picture):
-            return
-        counters = self.context.counters
-        counters.frames_in += 1
-        if not self.sampler.admit(item):
-            return
-        if not self.lossy:
-            await self.queue.put(item)
-        elif not self.queue.full():
-            self.queue.put_nowait(item)
-
-    async def flush(self) -> None:
-        if not self._done.is_set():  # still streaming: let it finish what is queued
-            await self.queue.put(None)
-            await self._done.wait()
-
-    async def run(self) -> None:
-        try:
-            await self._run()
-        finally:
-            self._done.set()
-
-    async def _run(self) -> None:
+    async def serve(self) -> None:
         first = await self.queue.get()
         if first is None:
             return

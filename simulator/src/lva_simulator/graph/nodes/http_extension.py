@@ -35,15 +35,14 @@ from google.protobuf import json_format
 from lva_extension.proto.inferencing_pb2 import Inference
 
 from ..endpoints import Endpoint, read_endpoint
-from ..extension import Sampler, SamplingSpec, read_image, read_sampling
+from ..extension import ExtensionNode, SamplingSpec, read_image, read_sampling
 from ..imaging import ImageSpec
-from ..media import PICTURES, Item, Picture
-from ..node import Node, NodeContext, RunOptions
+from ..media import Picture
+from ..node import NodeContext, RunOptions
 from ..properties import Reader
 
 log = logging.getLogger(__name__)
 
-QUEUE_FRAMES = 2
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -88,35 +87,18 @@ def _annotations(body: Any) -> tuple[Inference, ...]:
     return tuple(found)
 
 
-class HttpExtension(Node):
-    wants = frozenset({PICTURES})
+class HttpExtension(ExtensionNode):
+    queue_frames = 2
 
     def __init__(self, spec: HttpExtensionSpec, context: NodeContext) -> None:
-        super().__init__(context)
+        super().__init__(context, spec.sampling)
         self.spec = spec
-        self.sampler = Sampler(spec.sampling)
-        self.lossy = True
-        self.queue: asyncio.Queue[Picture | None] = asyncio.Queue(QUEUE_FRAMES)
         self.busy_until = 0.0
         self._reported = ""
-        self._done = asyncio.Event()
         self._url = _through_modules(spec.endpoint.url, context.options)
 
-    async def receive(self, item: Item, sender: str) -> None:
-        if not isinstance(item, Picture):
-            return
-        self.context.counters.frames_in += 1
-        if not self.sampler.admit(item) or time.monotonic() < self.busy_until:
-            return
-        if not self.lossy:
-            await self.queue.put(item)
-        elif not self.queue.full():
-            self.queue.put_nowait(item)
-
-    async def flush(self) -> None:
-        if not self._done.is_set():  # still streaming: let it finish what is queued
-            await self.queue.put(None)
-            await self._done.wait()
+    def accepting(self) -> bool:
+        return time.monotonic() >= self.busy_until
 
     def _ssl(self) -> ssl.SSLContext | bool:
         tls = self.spec.endpoint.tls
@@ -126,17 +108,13 @@ class HttpExtension(Node):
         context.check_hostname = not tls.ignore_hostname
         return context
 
-    async def run(self) -> None:
+    async def serve(self) -> None:
         headers = dict(self.spec.endpoint.headers())
         headers["Content-Type"] = self.spec.image.content_type
-        try:
-            async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-                while (picture := await self.queue.get()) is not None:
-                    if time.monotonic() < self.busy_until:
-                        continue
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            while (picture := await self.queue.get()) is not None:
+                if self.accepting():
                     await self._post(session, headers, picture)
-        finally:
-            self._done.set()
 
     async def _post(
         self, session: aiohttp.ClientSession, headers: dict[str, str], picture: Picture
