@@ -122,7 +122,7 @@ def test_a_file_sink_writes_one_file_per_gate_activation_under_its_volume(tmp_pa
 def test_a_file_sink_keeps_within_maximum_size_deleting_its_oldest_files(tmp_path):
     # Noise compresses badly: each second of it is about 1 MiB.
     rng = np.random.default_rng(7)
-    noise = (rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(40))
+    noise = (rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(25))
     clip = tmp_path / "noise.mp4"
     write_clip(clip, noise, fps=10, gop=5)
     media = tmp_path / "media"

@@ -15,7 +15,7 @@ cut, or after ``RecordingStopped`` for a recording shorter than that);
 ``StorageError`` diagnostic and ends the instance.
 
 After each file the sink keeps its files within its size limit, deleting its
-oldest files first (never the one being written).
+oldest files first, never its newest (the one just made, or being made).
 """
 
 from __future__ import annotations

@@ -101,19 +101,22 @@ class Mp4File:
             return 0
 
 
-def within_limit(files: list[Path], limit_bytes: int, keep: Path | None = None) -> list[Path]:
-    """Delete the oldest of ``files`` (oldest first) until they fit; the deleted ones."""
+def within_limit(files: list[Path], limit_bytes: int) -> list[Path]:
+    """Delete the oldest of ``files`` (oldest first) until they fit; the deleted ones.
+
+    The newest file is never deleted, even alone over the limit: it is the
+    recording just made (or being made).
+    """
     sizes = {path: path.stat().st_size for path in files if path.exists()}
     total = sum(sizes.values())
     deleted = []
-    for path in files:
+    for path in files[:-1]:
         if total <= limit_bytes:
             break
-        if path == keep or path not in sizes:
-            continue
-        path.unlink(missing_ok=True)
-        total -= sizes[path]
-        deleted.append(path)
+        if path in sizes:
+            path.unlink(missing_ok=True)
+            total -= sizes[path]
+            deleted.append(path)
     return deleted
 
 

@@ -7,7 +7,8 @@ window plus any negative offset), then lets through what falls inside an
 activation, marking each one's start and end (``open``/``close``) so a sink
 makes one recording per activation. A recording must start at a keyframe, so
 an activation's packets start at the last keyframe at or before its start:
-a recording is up to one GOP longer than the gate's interval, never shorter.
+a recording is up to one GOP longer than the gate's interval, never shorter
+(back-to-back activations make recordings that overlap by those packets).
 
 Defaults when a property is absent (LVA documents none; every sample sets all
 four): evaluation window 1 s, offset 0, minimum and maximum 30 s.
@@ -87,19 +88,19 @@ class SignalGate(Node):
             await context.emit(Mark("close", self._open.end))
             self._open = None
             context.counters.state = "closed"
-        if activation is None:
-            if isinstance(item, Packet):
-                self._gop = [item] if item.keyframe else [*self._gop, item]
-            return
-        if self._open is None:
+        if activation is not None and self._open is None:
             self._open = activation
             context.counters.state = "open"
             await context.emit(Mark("open", activation.start))
             if isinstance(item, Packet) and not item.keyframe:
-                for packet in self._gop:  # back to the keyframe the recording needs
+                # Back to the keyframe the recording needs (the previous activation may
+                # have had these packets too: back to back, recordings overlap by them).
+                for packet in self._gop:
                     await self._pass(packet)
-            self._gop = []
-        await self._pass(item)
+        if isinstance(item, Packet):
+            self._gop = [item] if item.keyframe else [*self._gop, item]
+        if activation is not None:
+            await self._pass(item)
 
     async def _pass(self, item: Packet | Picture) -> None:
         self.context.counters.passed()
