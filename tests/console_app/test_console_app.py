@@ -18,10 +18,12 @@ import socket
 import string
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
+from tests.support.media import FPS, FRAMES, motion_spans
 from tests.support.paths import REPO
 from tests.support.sample_edge import CAMERA, EXTENSION, sample_edge
 from tests.support.simulator import (
@@ -129,6 +131,11 @@ def test_the_demo_operations_run_whole(sim, tmp_path):
     inferences = [m for m in published if event_type(m) == "Inference"]
     tags = {m["body"]["inferences"][0]["classification"]["tag"]["value"] for m in inferences}
     assert tags == {"dark"}  # light boxes on a dark background
+    # Motion first: the extension saw only frames in which a box moves.
+    clip = Fraction(FRAMES, FPS)
+    for message in inferences:
+        time = Fraction(message["body"]["timestamp"], 90_000) % clip
+        assert any(start <= time <= stop for start, stop in motion_spans()), float(time)
 
 
 def test_the_repositorys_operations_file_runs_unchanged_with_a_person_at_the_keyboard(sim):

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from lva_extension.sources import dark_light_frames, write_clip
+from lva_extension.client.clips import dark_light_frames, write_clip
 from lva_simulator.graph.node import Playback
 from lva_simulator.graph.observer import NodeStats, SentFrame
 

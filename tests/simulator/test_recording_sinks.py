@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from lva_extension.sources import dark_light_frames, write_clip
+from lva_extension.client.clips import dark_light_frames, write_clip
 
 from tests.support import graphs
 from tests.support.media import GOP_SECONDS, make_moving_clip, read_recording

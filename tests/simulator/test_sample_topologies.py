@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from lva_extension.sources import moving_boxes
+from lva_extension.client.clips import moving_boxes
 
 from tests.support.media import (
     FPS,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from lva_extension.sources import moving_boxes, moving_frames, write_clip
+from lva_extension.client.clips import moving_boxes, moving_frames, write_clip
 
 # The clip the sample topologies play: 4 s at 10 fps, a keyframe every half second.
 FPS, FRAMES, GOP = 10, 40, 5

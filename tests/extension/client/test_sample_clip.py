@@ -6,8 +6,8 @@ from pathlib import Path
 
 import av
 from lva_extension import Frame
+from lva_extension.client.clips import moving_boxes, moving_frames, write_clip
 from lva_extension.processors.motion import MotionDetector
-from lva_extension.sources import moving_boxes, moving_frames, write_clip
 
 from tests.support.processes import run_command
 

@@ -21,9 +21,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
+
+from lva_extension.client.inference_json import to_message
+from lva_extension.proto.inferencing_pb2 import Inference
 
 from ..times import now_iso
 from .observer import GraphObserver, NullObserver
@@ -44,6 +48,11 @@ def subject(instance: str, section: str | None = None, node: str | None = None) 
     """``/graphInstances/{instance}[/{sources|processors|sinks}/{node}]``."""
     path = f"/graphInstances/{instance}"
     return f"{path}/{section}/{node}" if section and node else path
+
+
+def inference_body(timestamp: int, inferences: Sequence[Inference]) -> dict[str, Any] | None:
+    """The body LVA publishes for a frame's inferences (None: it publishes nothing)."""
+    return to_message(timestamp, inferences)
 
 
 def message(body: dict[str, Any], where: str, event_type: str, output: str) -> dict[str, Any]:

@@ -97,4 +97,3 @@ class ImageSpec:
         return {"jpg": "image/jpeg", "png": "image/png", "bmp": "image/bmp"}.get(
             self.encoding, "image/x-raw"
         )
-

@@ -27,10 +27,10 @@ import grpc
 import numpy as np
 from cryptography import x509
 from lva_extension.client import ClientOptions, ExtensionCallError, ExtensionClient, TimedFrame
-from lva_extension.inferences import to_message
 from lva_extension.proto.inferencing_pb2 import Inference
 
 from ..endpoints import Endpoint, read_endpoint
+from ..events import inference_body
 from ..extension import ExtensionNode, SamplingSpec, read_image, read_sampling
 from ..imaging import ImageSpec
 from ..media import TIMESCALE, Picture, ticks
@@ -243,7 +243,7 @@ class GrpcExtension(ExtensionNode):
                 inferences,
             )
         )
-        body = to_message(timestamp, inferences)
+        body = inference_body(timestamp, inferences)
         if body is not None:  # LVA forwards no empty result
             await context.emit(context.event(picture.time, body))
         context.counters.passed()

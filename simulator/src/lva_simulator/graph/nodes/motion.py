@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from lva_extension import Frame
-from lva_extension.inferences import to_message
 from lva_extension.processors.motion import MotionDetector
 from lva_extension.proto.inferencing_pb2 import Inference
 
+from ..events import inference_body
 from ..media import PICTURES, Item, Picture, ticks
 from ..node import Node, NodeContext
 from ..properties import Reader
@@ -76,7 +76,7 @@ class MotionDetection(Node):
         start = self._window_start
         if start is None or window == 0 or item.time - start >= window:
             self._window_start = item.time
-            body = to_message(ticks(item.time), found)
+            body = inference_body(ticks(item.time), found)
             if body is not None:
                 await context.emit(context.event(item.time, body))
         context.counters.passed()
