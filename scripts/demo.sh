@@ -98,6 +98,10 @@ IoThubConnectionString=$IoThubConnectionString deviceId=lva-sim-device moduleId=
 
 sleep 0.5  # the last messages reach the watcher
 cleanup
+echo "== motion and the signal gate, from the simulator's log (this topology publishes no motion"
+echo "   events: motion feeds the extension and the gate, as in LVA's sample)"
+grep -E "motion (starts|ends)|signalGateProcessor: (opens|closes)" "$out/simulator.log" |
+    sed -E 's/^[0-9-]+ [0-9:,]+ INFO [^ ]+: /   /'
 echo "== the recordings (an asset per burst of motion), as a player reads them"
 "$bin/python" scripts/demo/recordings.py "$out/assets"
 echo "== done; logs and files in $out"

@@ -15,6 +15,7 @@ window, the first frame with motion in it; the frames still all go on.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -27,6 +28,7 @@ from ..media import PICTURES, Item, Picture, ticks
 from ..node import Node, NodeContext
 from ..properties import Reader
 
+log = logging.getLogger(__name__)
 SENSITIVITIES = ("Low", "Medium", "High")
 
 
@@ -54,6 +56,7 @@ class MotionDetection(Node):
         self.spec = spec
         self.detector = MotionDetector(sensitivity=spec.sensitivity)
         self._window_start: Fraction | None = None
+        self._moving = False
 
     def _detect(self, picture: Picture) -> list[Inference]:
         frame = Frame(picture.rgb, ticks(picture.time))
@@ -65,6 +68,10 @@ class MotionDetection(Node):
         context = self.context
         context.counters.frames_in += 1
         found = await asyncio.to_thread(self._detect, item)
+        if bool(found) != self._moving:  # one log line per burst of motion, not per frame
+            self._moving = bool(found)
+            state = "starts" if found else "ends"
+            log.info("%s/%s: motion %s at %.3f s", context.instance, self.name, state, item.time)
         if not found:
             return
         if not self.spec.output_region:

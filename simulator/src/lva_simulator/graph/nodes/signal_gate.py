@@ -16,6 +16,7 @@ four): evaluation window 1 s, offset 0, minimum and maximum 30 s.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,6 +26,7 @@ from ..media import EVENTS, Event, Item, Kind, Mark, Packet, Picture
 from ..node import Node, NodeContext
 from ..properties import Reader
 
+log = logging.getLogger(__name__)
 SECOND = Fraction(1)
 
 
@@ -85,12 +87,17 @@ class SignalGate(Node):
         context = self.context
         activation = self.core.activation_at(item.time)
         if self._open is not None and activation is not self._open:
-            await context.emit(Mark("close", self._open.end))
-            self._open = None
-            context.counters.state = "closed"
+            await self._close()
         if activation is not None and self._open is None:
             self._open = activation
             context.counters.state = "open"
+            log.info(
+                "%s/%s: opens on an event at %.3f s: media from %.3f s",
+                context.instance,
+                self.name,
+                activation.first,
+                activation.start,
+            )
             await context.emit(Mark("open", activation.start))
             if isinstance(item, Packet) and not item.keyframe:
                 # Back to the keyframe the recording needs (the previous activation may
@@ -106,11 +113,19 @@ class SignalGate(Node):
         self.context.counters.passed()
         await self.context.emit(item)
 
+    async def _close(self) -> None:
+        assert self._open is not None
+        end, events = self._open.end, self._open.events
+        self._open = None
+        self.context.counters.state = "closed"
+        log.info(
+            "%s/%s: closes at %.3f s (%d event(s))", self.context.instance, self.name, end, events
+        )
+        await self.context.emit(Mark("close", end))
+
     async def flush(self) -> None:
         """The media has ended: place every event, let out what they cover, close."""
         self.core.settle(None)
         await self._release(None)
         if self._open is not None:
-            await self.context.emit(Mark("close", self._open.end))
-            self._open = None
-            self.context.counters.state = "closed"
+            await self._close()
