@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install the extension (with the video extra) and the
-# development tools into it. Safe to run again: it only adds what is missing.
+# development tools into it, and the container tooling the image and deployment tests
+# use (scripts/containers/setup.sh; skipped where it cannot install, and so are those
+# tests). Safe to run again: it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,3 +33,4 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt -e "modules/grpcExtension[video,onnx]" \
     -e simulator -r cloud-to-device-console-app/requirements.txt
+scripts/containers/setup.sh --optional
