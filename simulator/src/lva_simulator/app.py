@@ -60,11 +60,17 @@ class SimulatorOptions:
     # Module names graphs use as host names -> where they listen here ("rtspsim" -> the camera).
     modules: Mapping[str, str] = field(default_factory=dict)
     observer: GraphObserver = field(default_factory=NullObserver)
+    # HOST:PORT that clients use when it is not host:port (a container's published port):
+    # the connection string's HostName, which their tokens are signed for.
+    public_address: str = ""
 
     def __post_init__(self) -> None:
         for what, port in (("port", self.port), ("camera port", self.camera_port)):
             if not 0 <= port <= 65535:
                 raise ValueError(f"{what}: expected 0 to 65535, got {port}")
+        public_host, _, public_port = self.public_address.rpartition(":")
+        if self.public_address and not (public_host and public_port.isdigit()):
+            raise ValueError(f"public address: expected HOST:PORT, got {self.public_address!r}")
         if self.camera_media is not None and "rtspsim" in {m.lower() for m in self.modules}:
             raise ValueError("give a camera folder or an address for rtspsim, not both")
         for inside in self.volumes:
@@ -115,7 +121,10 @@ class Simulator:
         state = options.state_dir
         state.mkdir(parents=True, exist_ok=True)
         key = load_or_create_key(state / "hub-key.txt")
-        names = sorted({options.host, "localhost", "127.0.0.1", "::1"} - {"0.0.0.0", "::"})
+        public_host = options.public_address.rpartition(":")[0].strip("[]")
+        names = sorted(
+            {options.host, "localhost", "127.0.0.1", "::1", public_host} - {"0.0.0.0", "::", ""}
+        )
         cert, cert_key = certificates.ensure(state, names)
         if options.camera_media is not None:
             self.camera = CameraProcess(
@@ -140,7 +149,7 @@ class Simulator:
         port = await self.hub.start(options.host, options.port)
         host = f"[{options.host}]" if ":" in options.host else options.host
         self.hub.identity = self.connection_string = HubConnectionString(
-            f"{host}:{port}", DEFAULT_POLICY, key
+            options.public_address or f"{host}:{port}", DEFAULT_POLICY, key
         )
         # Written whole, then renamed: a reader waiting for the file never sees half of it.
         partial = self.connection_string_file.with_suffix(".tmp")

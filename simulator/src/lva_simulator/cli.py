@@ -56,6 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
         camera_username=args.camera_username,
         camera_password=os.environ.get("LVA_SIMULATOR_CAMERA_PASSWORD", args.camera_password),
         modules=dict(args.module_address + [("rtspsim", args.rtspsim)] * bool(args.rtspsim)),
+        public_address=args.public_address,
     )
     asyncio.run(run(options))
     return 0
@@ -167,6 +168,13 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
     serve.add_argument("--port", type=int, default=8443, help="HTTPS port; 0 = any free one [8443]")
+    serve.add_argument(
+        "--public-address",
+        default="",
+        metavar="HOST:PORT",
+        help="the address clients use, when not HOST:PORT (a published container port):"
+        " the connection string's HostName [HOST:PORT]",
+    )
     _add_identity(serve)
     serve.add_argument(
         "--sink-output",
