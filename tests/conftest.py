@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
+from tests.support.containers import why_no_podman
 from tests.support.servers import RunningServer, loopback_settings, running_server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``containers`` run real podman containers: skipped where podman cannot."""
+    for item in items:
+        if item.get_closest_marker("containers") is not None:
+            reason = why_no_podman()
+            if reason is not None:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="module")
