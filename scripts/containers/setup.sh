@@ -55,8 +55,9 @@ fi
 #   CAP_SYS_RESOURCE runc cannot raise them ("error setting rlimit ... operation not
 #   permitted"): ask for the hard limits instead. podman lowers its own nproc limit to 32768
 #   before it starts conmon, so containers can get no more than that.
-# Nothing else is needed: with no systemd running, podman itself picks cgroupfs and a file
-# for its events, and netavark's bridge networks (with aardvark-dns) work as they come.
+# netavark is named as the network backend: left to choose, podman also reads the CNI
+# configuration Debian's podman ships and warns that its plugins are missing. Nothing else
+# is needed: with no systemd running, podman itself picks cgroupfs and a file for its events.
 limit() {  # limit HARD_LIMIT CAP: the hard limit, at most CAP ("unlimited" counts as CAP)
     if [[ $1 == unlimited ]] || (($1 > $2)); then echo "$2"; else echo "$1"; fi
 }
@@ -69,7 +70,10 @@ wanted="$marker: the runtime and limits that work on this machine.
 default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]
 
 [engine]
-runtime = \"runc\""
+runtime = \"runc\"
+
+[network]
+network_backend = \"netavark\""
 if [[ ! -f $conf || $(<"$conf") != "$wanted" ]]; then
     if [[ -f $conf ]] && ! grep -qF "$marker" "$conf"; then
         give_up "$conf exists and is not ours: set runtime = \"runc\" and default_ulimits at the hard limits (nofile=$nofile, nproc=$nproc) there yourself"
