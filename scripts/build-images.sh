@@ -75,7 +75,7 @@ build() {  # build LOG ARGS...: podman build, its steps shown, its whole output 
     shift
     local started=$SECONDS
     if ! podman build --pull=never --format docker "${mounts[@]}" "$@" 2>&1 |
-        tee "$log" | grep --line-buffered -E '^(\[[0-9]+/[0-9]+\] )?STEP ' | sed 's/^/    /'
+        tee "$log" | grep --line-buffered -E '^(\[[0-9]+/[0-9]+\] )?STEP ' | sed -u 's/^/    /'
     then
         tail -15 "$log" | sed 's/^/    | /' >&2
         echo "build-images: the build failed; its log: $log" >&2
@@ -92,7 +92,7 @@ for platform in "${platforms[@]}"; do
     mapfile -t bases < <(sed -n 's/^FROM[[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' "$dockerfile" | sort -u)
     ((${#bases[@]} == 1)) ||
         { echo "build-images: $dockerfile: expected one base image, got: ${bases[*]}" >&2; exit 1; }
-    scripts/containers/stand-in-base.sh "$platform" "$(qualified "${bases[0]}")" | sed 's/^/  /'
+    scripts/containers/stand-in-base.sh "$platform" "$(qualified "${bases[0]}")" | sed -u 's/^/  /'
     case $platform in
         amd64) os_platform=linux/amd64 ;;
         arm64v8) os_platform=linux/arm64/v8 ;;

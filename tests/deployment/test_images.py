@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.deployment.test_module_image import run_hadolint
 from tests.support.containers import (
     BUILD_IMAGES,
     EXTENSION_IMAGE,
@@ -86,6 +87,11 @@ def test_smoke_test_fails_an_image_that_runs_as_root(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"smoke-test {image}: FAILED: PID 1 runs as uid 0, not 1010" in done.stderr
     assert left.stdout.split() == []
+
+
+def test_simulator_dockerfile_passes_hadolint(tmp_path: Path) -> None:
+    # From an empty folder, so that no stray .hadolint.yaml relaxes the rules.
+    assert run_hadolint(REPO / "simulator" / "Dockerfile", cwd=tmp_path) == []
 
 
 def test_unknown_platform_is_one_line_error() -> None:

@@ -22,7 +22,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.containers import build_images, device_containers, local_device_lock, podman
+from tests.support.containers import (
+    EXTENSION_IMAGE,
+    build_images,
+    device_containers,
+    local_device_lock,
+    podman,
+)
 from tests.support.paths import DATA, REPO
 
 BIN = Path(sys.executable).parent
@@ -257,3 +263,34 @@ def test_remove_with_nothing_deployed_says_so() -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout == "nothing deployed here\n"
+
+
+@pytest.mark.containers
+@pytest.mark.timeout(1500)
+def test_a_new_deployment_replaces_ours_but_not_a_container_of_someone_else(
+    tmp_path: Path,
+) -> None:
+    build_images()
+    with local_device_lock(), deployed(tmp_path) as device:
+        again = run(BIN / "lva-simulator", "deploy", device.manifest, "--device-dir",
+                    device.folder.parent, "--hub-port", str(free_port()), timeout=300)  # fmt: skip
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "replacing the deployment that was here" in again.stdout
+        assert "grpcExtension: healthy" in again.stdout
+        assert sorted(device_containers()) == ["grpcExtension", "lvaEdge"]
+
+        assert run(BIN / "lva-simulator", "remove").returncode == 0
+        foreign = podman("create", "--name", "grpcExtension", EXTENSION_IMAGE)
+        assert foreign.returncode == 0, foreign.stderr
+        try:
+            refused = run(BIN / "lva-simulator", "deploy", device.manifest)
+            still_there = podman("container", "exists", "grpcExtension").returncode == 0
+        finally:
+            podman("rm", "--force", "grpcExtension")
+
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "lva-simulator deploy: a container named grpcExtension exists that lva-simulator did"
+        " not make: remove it first (podman rm -f grpcExtension)"
+    ]
+    assert still_there

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,9 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _device(args: argparse.Namespace) -> LocalDevice:
+    if os.geteuid() != 0:
+        # Rootless podman has stores of its own, without what root's podman built and made.
+        raise DeviceError("needs root podman: run it with sudo, as scripts/build-images.sh")
     options = DeviceOptions(
         device_dir=(getattr(args, "device_dir", None) or default_state_dir() / "device").absolute(),
         simulator_image=getattr(args, "simulator_image", DEFAULT_IMAGE),

@@ -90,20 +90,25 @@ class LocalDevice:
         # Everything is checked before anything is changed.
         containers = [self._container(p, placements) for p in _in_startup_order(placements)]
         self._check_images(containers)
-        if self.podman.containers_with_label(DEVICE_LABEL):
-            self.say("replacing the deployment that was here")
-            self.remove()
+        ours = self.podman.containers_with_label(DEVICE_LABEL)
         for container in containers:
-            if self.podman.container_exists(container.name):
+            if container.name not in ours and self.podman.container_exists(container.name):
                 raise DeviceError(
                     f"a container named {container.name} exists that lva-simulator did not"
                     f" make: remove it first (podman rm -f {container.name})"
                 )
+        if ours:
+            self.say("replacing the deployment that was here")
+            self.remove()
         self._ensure_network()
-        for container in containers:
-            self._make_folders(container)
-            self._create(container)
-        self._wait_until_ready(containers)
+        try:
+            for container in containers:
+                self._make_folders(container)
+                self._create(container)
+            self._wait_until_ready(containers)
+        except (DeviceError, PodmanError) as error:
+            # What was made stays, for `podman logs`, as a device keeps its modules.
+            raise DeviceError(f"{error} (lva-simulator remove takes away what was made)") from None
 
     def _container(self, placement: Placement, placements: Sequence[Placement]) -> Container:
         module, options = placement.module, self.options
@@ -223,8 +228,8 @@ class LocalDevice:
                     unhealthy.append(container.name)
         if unhealthy:
             raise DeviceError(
-                f"not healthy after {self.options.wait_seconds:.0f} s: {', '.join(unhealthy)}"
-                f" (podman logs {unhealthy[0]})"
+                f"not healthy after {self.options.wait_seconds:.0f} s: {', '.join(unhealthy)};"
+                f" see podman logs {unhealthy[0]}"
             )
 
     def _wait_for_hub(self, name: str, deadline: float) -> None:
@@ -232,7 +237,7 @@ class LocalDevice:
         while not connection_string.is_file():
             self._check_running(name)
             if time.monotonic() > deadline:
-                raise DeviceError(f"{name}: the simulator did not answer (podman logs {name})")
+                raise DeviceError(f"{name}: the simulator did not answer; see podman logs {name}")
             time.sleep(0.2)
         folder = self.hub_folder(name)
         self.say(f"{name}: IoT Hub on https://{self.options.hub_address} for device"
@@ -282,6 +287,3 @@ class LocalDevice:
 def _in_startup_order(placements: Sequence[Placement]) -> list[Placement]:
     running = [p for p in placements if p.role is not Role.SKIP]
     return sorted(running, key=lambda p: p.module.startup_order)
-
-
-__all__ = ["DeviceError", "DeviceOptions", "LocalDevice", "PodmanError"]
