@@ -118,11 +118,18 @@ def _entrypoint(out: ContainerOptions, value: Any, where: str) -> None:
     out.options += ["--entrypoint", json.dumps(_strings(value, where))]
 
 
-def _labels(out: ContainerOptions, value: Any, where: str) -> None:
+def _pairs(flag: str, value: Any, where: str) -> list[str]:
+    """An object of strings as ``flag name=value`` for each of its members."""
     if not isinstance(value, dict):
         raise ManifestError(f"{where}: expected an object of strings")
+    options = []
     for name, text in value.items():
-        out.options += ["--label", f"{name}={_string(text, f'{where}.{name}')}"]
+        options += [flag, f"{name}={_string(text, f'{where}.{name}')}"]
+    return options
+
+
+def _labels(out: ContainerOptions, value: Any, where: str) -> None:
+    out.options += _pairs("--label", value, where)
 
 
 def _exposed_ports(out: ContainerOptions, value: Any, where: str) -> None:
@@ -180,11 +187,7 @@ def _log_config(out: ContainerOptions, value: Any, where: str) -> None:
         raise ManifestError(f'{where}: expected {{"Type": ..., "Config": {{...}}}}')
     if "Type" in value:
         out.options += ["--log-driver", _string(value["Type"], f"{where}.Type")]
-    config = value.get("Config", {})
-    if not isinstance(config, dict):
-        raise ManifestError(f"{where}.Config: expected an object of strings")
-    for name, text in config.items():
-        out.options += ["--log-opt", f"{name}={_string(text, f'{where}.Config.{name}')}"]
+    out.options += _pairs("--log-opt", value.get("Config", {}), f"{where}.Config")
 
 
 def _privileged(out: ContainerOptions, value: Any, where: str) -> None:
