@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install the extension (with the video extra) and the
-# development tools into it, and the container tooling the image and deployment tests
+# development tools into it; then the container tooling the image and deployment tests
 # use (scripts/containers/setup.sh; skipped where it cannot install, and so are those
 # tests). Safe to run again: it only adds what is missing.
 set -euo pipefail

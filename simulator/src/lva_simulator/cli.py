@@ -1,4 +1,4 @@
-"""The ``lva-simulator`` command: serve, camera, send-message, events."""
+"""The ``lva-simulator`` command: serve, camera, send-message, events; deploy and remove."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .edge.commands import add_edge_commands
 from .iothub.connection_string import ConnectionStringError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -302,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("path", type=Path)
     events.add_argument("--follow", "-f", action="store_true", help="wait for new messages")
     events.set_defaults(run=_events)
+    add_edge_commands(commands)
     return parser
 
 

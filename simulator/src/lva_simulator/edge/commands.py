@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..app import default_state_dir
 from .device import DeviceError, DeviceOptions, LocalDevice
 from .manifest import ManifestError, read_manifest
 from .podman import Podman, PodmanError
@@ -20,6 +19,8 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _device(args: argparse.Namespace) -> LocalDevice:
+    from ..app import default_state_dir  # the simulator itself: only when a command runs
+
     if os.geteuid() != 0:
         # Rootless podman has stores of its own, without what root's podman built and made.
         raise DeviceError("needs root podman: run it with sudo, as scripts/build-images.sh")
