@@ -184,7 +184,10 @@ class LocalDevice:
             path = Path(source)
             if not path.exists():
                 path.mkdir(parents=True)
-                self.say(f"{container.name}: made the missing folder {path} (as Docker would)")
+                note = "as Docker would, owned by root"
+                if container.placement.role is Role.STAND_IN:
+                    note += f"; for LVA (uid {LVA_UID}) to write there: chown {LVA_UID} {path}"
+                self.say(f"{container.name}: made the missing folder {path} ({note})")
 
     def _check_images(self, containers: Sequence[Container]) -> None:
         images = [c.image for c in containers if not self.podman.image_exists(c.image)]
