@@ -145,6 +145,25 @@ def parse_binding(text: str) -> Binding:
     return Binding("tcp", match["v6"] or match["host"] or "0.0.0.0", int(match["port"]), "")
 
 
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def is_dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
+
+
+def parse_module_prefixes(text: str) -> tuple[str, ...]:
+    """``"my_models, acme.vision."`` -> ("my_models", "acme.vision")."""
+    prefixes = tuple(part.strip().rstrip(".") for part in text.split(",") if part.strip())
+    for prefix in prefixes:
+        if not _MODULE.match(prefix) or any(is_dunder(p) for p in prefix.split(".")):
+            raise ConfigurationError(
+                "allowedProcessorModules: expected module names separated by commas"
+                f" (my_models,acme.vision), got {prefix!r}"
+            )
+    return prefixes
+
+
 def _has_name(value: str) -> None:
     if not value.strip():
         raise ConfigurationError("defaultProcessor: expected a name, got ''")
@@ -179,9 +198,16 @@ class Settings:
         check=_has_name,
     )
     allow_processor_paths: bool = setting(
-        True,
+        False,
         "allowProcessorPaths",
-        "let extension_configuration name a processor by dotted path package.module:Class",
+        "let extension_configuration name a processor by dotted path package.module:Class"
+        " (only from allowedProcessorModules)",
+    )
+    allowed_processor_modules: str = setting(
+        "",
+        "allowedProcessorModules",
+        "module prefixes dotted paths may name, comma-separated (e.g. my_models,acme.vision)",
+        check=parse_module_prefixes,
     )
     max_in_flight: int = setting(
         16,
@@ -262,6 +288,11 @@ class Settings:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             f.metadata["valid"].validate(f.metadata["env"], getattr(self, f.name))
+        if self.allow_processor_paths and not self.allowed_processor_modules.strip():
+            raise ConfigurationError(
+                "allowProcessorPaths: name the modules streams may load in"
+                " allowedProcessorModules (e.g. my_models)"
+            )
 
     @property
     def binding(self) -> Binding:

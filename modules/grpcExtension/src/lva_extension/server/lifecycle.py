@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from ..contract import SERVICE_NAME
 from ..errors import ConfigurationError, ExtensionError
 from ..metrics import NoMetrics, PrometheusMetrics
-from ..processors import create_processor, parse_configuration
+from ..processors import LoadingRules, create_processor, parse_configuration
 from ..proto import extension_pb2_grpc
 from ..settings import Settings
 from ..stream.conversation import ServerResources
@@ -152,7 +152,7 @@ def _check_default_processor(settings: Settings) -> None:
     is created once, with its options (an onnx model is loaded), and closed again."""
     try:
         spec = parse_configuration("", settings.default_processor)
-        processor = create_processor(spec, allow_paths=True)
+        processor = create_processor(spec, LoadingRules.of(settings, spec.name))
     except ExtensionError as error:
         raise ConfigurationError(f"defaultProcessor: {error.message}") from None
     processor.close()

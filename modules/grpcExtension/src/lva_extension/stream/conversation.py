@@ -22,7 +22,7 @@ import grpc
 from ..contract import EXTENSION_IDENTIFIER, Message
 from ..errors import ClientGone, ExtensionError, InvalidArgument
 from ..frames import FrameFormat, parse_format
-from ..processors import ProcessorSpec, create_processor, parse_configuration
+from ..processors import LoadingRules, ProcessorSpec, create_processor, parse_configuration
 from ..proto import extension_pb2
 from ..settings import Settings
 from ..telemetry import StreamStats, Telemetry
@@ -48,6 +48,11 @@ class ServerResources:
     slots: StreamSlots
     budget: ByteBudget
     pool: ProcessingPool | None = None  # processingProcesses
+    rules: LoadingRules = field(init=False)  # which processors streams may load
+
+    def __post_init__(self) -> None:
+        default = parse_configuration("", self.settings.default_processor)
+        self.rules = LoadingRules.of(self.settings, default.name)
 
 
 class Responder:
@@ -221,13 +226,13 @@ class Conversation:
         settings = self._settings
         if self._resources.pool is not None:
             return await self._resources.pool.open(
-                descriptor, spec, fmt, settings.allow_processor_paths, settings.max_frame_pixels
+                descriptor, spec, fmt, self._resources.rules, settings.max_frame_pixels
             )
         transport = open_transport(descriptor)
         try:
             # A processor may load a model: keep that off the event loop.
             processor = await asyncio.get_running_loop().run_in_executor(
-                self._resources.executor, create_processor, spec, settings.allow_processor_paths
+                self._resources.executor, create_processor, spec, self._resources.rules
             )
         except BaseException:
             transport.close()

@@ -76,7 +76,7 @@ class FramePipeline:
     def close(self) -> None:
         try:
             self.processor.close()
-        except Exception:
+        except BaseException:  # SystemExit included: a plugin must not stop the server
             log.exception("processor %s failed to close", self.processor_name)
         self.transport.close()
 
@@ -88,7 +88,7 @@ class FramePipeline:
                     f"process() returned {len(results)} results for {len(frames)} frames"
                 )
             return [list(r) for r in results], 0
-        except Exception:
+        except BaseException:  # SystemExit included: a plugin must not stop the server
             with self._lock:
                 first = self._failures == 0
                 self._failures += len(frames)

@@ -1,0 +1,38 @@
+"""Plugins that misbehave as badly as Python allows, loaded by dotted path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lva_extension import Frame, Processor
+from lva_extension.proto.inferencing_pb2 import Inference
+
+
+class _Nothing(Processor):
+    def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+        return [[] for _ in frames]
+
+
+class ExitsInConstructor(_Nothing):
+    def __init__(self) -> None:
+        raise SystemExit(3)
+
+
+class InterruptsInConstructor(_Nothing):
+    def __init__(self) -> None:
+        raise KeyboardInterrupt
+
+
+class GeneratorExitInConstructor(_Nothing):
+    def __init__(self) -> None:
+        raise GeneratorExit
+
+
+class ExitsInProcess(Processor):
+    def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+        raise SystemExit(4)
+
+
+class ExitsInClose(_Nothing):
+    def close(self) -> None:
+        raise SystemExit(5)
