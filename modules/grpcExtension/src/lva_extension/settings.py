@@ -209,6 +209,23 @@ class Settings:
         "module prefixes dotted paths may name, comma-separated (e.g. my_models,acme.vision)",
         check=parse_module_prefixes,
     )
+    model_dir: str = setting(
+        "/models",
+        "modelDir",
+        "the directory whose files (models, labels) stream options may name",
+    )
+    max_model_file_mib: int = setting(
+        1024,
+        "maxModelFileMiB",
+        "largest file (model, labels) a stream may make the server read, in MiB",
+        at_least=1,
+    )
+    model_read_seconds: float = setting(
+        60.0,
+        "modelReadSeconds",
+        "reading one model or labels file may take this long",
+        at_least=0.1,
+    )
     max_in_flight: int = setting(
         16,
         "maxInFlight",

@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import Any
 
+from .. import files
 from ..errors import ExtensionError, Internal, InvalidArgument, quote, shorten
 from .base import Processor
 from .rules import LoadingRules
@@ -136,7 +137,8 @@ def create_processor(spec: ProcessorSpec, rules: LoadingRules = NO_PATHS) -> Pro
     """
     cls = resolve_processor_class(spec.name, rules)
     try:
-        return cls(**spec.options)
+        with files.using(rules.models):
+            return cls(**spec.options)
     except ExtensionError:
         raise
     except (TypeError, ValueError) as error:

@@ -1,4 +1,4 @@
-"""Which code a stream may make the server import: the operator's decision.
+"""Which code (and which files) a stream may make the server load: the operator's decision.
 
 A client names its processor in ``extension_configuration``. Registered names
 (built-ins, installed entry points) and the operator's own ``defaultProcessor``
@@ -6,6 +6,7 @@ are always loadable. A dotted path ``package.module:Class`` is loadable only
 with ``allowProcessorPaths`` on, and only from modules under the prefixes the
 operator lists in ``allowedProcessorModules``. The name is checked here, as
 text, before anything is imported: importing a module runs its top-level code.
+Files a processor's options name come from ``modelDir`` only (see files.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument, quote
+from ..files import FileRoom
 from ..settings import Settings, is_dunder, parse_module_prefixes
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -33,6 +35,7 @@ class LoadingRules:
     allow_paths: bool = False
     allowed_modules: tuple[str, ...] = ()
     trusted: frozenset[str] = field(default_factory=frozenset)  # defaultProcessor
+    models: FileRoom = field(default_factory=lambda: FileRoom("", 0, 0))  # files streams may name
 
     @classmethod
     def of(cls, settings: Settings, default_name: str) -> LoadingRules:
@@ -41,6 +44,11 @@ class LoadingRules:
             settings.allow_processor_paths,
             parse_module_prefixes(settings.allowed_processor_modules),
             frozenset({default_name}),
+            FileRoom(
+                settings.model_dir,
+                settings.max_model_file_mib * (1 << 20),
+                settings.model_read_seconds,
+            ),
         )
 
     def check_path(self, name: str, known: str) -> str:
