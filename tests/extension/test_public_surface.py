@@ -54,6 +54,7 @@ FACES = {
     ],
     "lva_extension.transports": [
         "EmbeddedTransport",
+        "SharedMemoryLimits",
         "SharedMemoryTransport",
         "Transport",
         "open_transport",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
-from lva_extension import Frame, Processor
+from lva_extension import Frame, Processor, inferences
 from lva_extension.proto.inferencing_pb2 import Inference
 
 
@@ -36,3 +37,14 @@ class ExitsInProcess(Processor):
 class ExitsInClose(_Nothing):
     def close(self) -> None:
         raise SystemExit(5)
+
+
+class ShrinksItsFile(Processor):
+    """Truncates the shared-memory file ``path`` to nothing, then reads its frame."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+        os.truncate(self.path, 0)
+        return [[inferences.classification(str(int(f.image.sum())))] for f in frames]

@@ -21,7 +21,7 @@ import pytest
 from lva_extension.client import ClientOptions, StreamFormat
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.support.hostility import MODES, Target, target
+from tests.support.hostility import MODES, Target, normal_stream_served, target
 from tests.support.streams import descriptor, raw_call, run_client, tags
 
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
@@ -166,7 +166,8 @@ def test_many_streams_naming_a_fifo_block_no_one(victim):
     threads = [threading.Thread(target=one) for _ in range(12)]
     for thread in threads:
         thread.start()
-    victim.assert_unharmed()
+    assert normal_stream_served(victim.address)  # while they are refused
     for thread in threads:
         thread.join(timeout=30)
     assert answers == [NOT_FOUND] * 12
+    victim.assert_unharmed()

@@ -279,6 +279,18 @@ class Settings:
         "MiB of embedded frames held for all streams (reading waits beyond)",
         at_least=1,
     )
+    max_shared_memory_mib: int = setting(
+        1024,
+        "maxSharedMemoryMiB",
+        "largest shared memory buffer a stream may ask this server to map, in MiB",
+        at_least=1,
+    )
+    shared_memory_copy: bool = setting(
+        False,
+        "sharedMemoryCopy",
+        "copy shared-memory frames (pread) instead of reading the mapping: a client that"
+        " shrinks its file can never crash the server, at one copy per frame",
+    )
     auth_username: str = setting("", "authUsername", "require these Basic credentials on calls")
     auth_password: str = setting("", "authPassword", "the password for authUsername", secret=True)
     auth_password_file: str = setting(

@@ -26,7 +26,7 @@ from ..processors import LoadingRules, ProcessorSpec, create_processor, parse_co
 from ..proto import extension_pb2
 from ..settings import Settings
 from ..telemetry import StreamStats, Telemetry
-from ..transports import open_transport, transfer_kind
+from ..transports import SharedMemoryLimits, open_transport, transfer_kind
 from .batching import Batcher
 from .limits import ByteBudget, StreamSlots
 from .pipeline import FramePipeline, Inferences
@@ -49,10 +49,16 @@ class ServerResources:
     budget: ByteBudget
     pool: ProcessingPool | None = None  # processingProcesses
     rules: LoadingRules = field(init=False)  # which processors streams may load
+    shm_limits: SharedMemoryLimits = field(init=False)
 
     def __post_init__(self) -> None:
-        default = parse_configuration("", self.settings.default_processor)
-        self.rules = LoadingRules.of(self.settings, default.name)
+        settings = self.settings
+        self.rules = LoadingRules.of(
+            settings, parse_configuration("", settings.default_processor).name
+        )
+        self.shm_limits = SharedMemoryLimits(
+            settings.max_shared_memory_mib * (1 << 20), settings.shared_memory_copy
+        )
 
 
 class Responder:
@@ -226,9 +232,14 @@ class Conversation:
         settings = self._settings
         if self._resources.pool is not None:
             return await self._resources.pool.open(
-                descriptor, spec, fmt, self._resources.rules, settings.max_frame_pixels
+                descriptor,
+                spec,
+                fmt,
+                self._resources.rules,
+                self._resources.shm_limits,
+                settings.max_frame_pixels,
             )
-        transport = open_transport(descriptor)
+        transport = open_transport(descriptor, self._resources.shm_limits)
         try:
             # A processor may load a model: keep that off the event loop.
             processor = await asyncio.get_running_loop().run_in_executor(

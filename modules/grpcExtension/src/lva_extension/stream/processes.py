@@ -22,7 +22,7 @@ from ..frames import FrameFormat
 from ..logs import configure_logging
 from ..processors import LoadingRules, ProcessorSpec, create_processor
 from ..proto import extension_pb2, inferencing_pb2
-from ..transports import open_transport
+from ..transports import SharedMemoryLimits, open_transport
 from .pipeline import Batch, BatchResult, FramePipeline
 
 log = logging.getLogger(__name__)
@@ -36,10 +36,11 @@ def _open(
     spec: ProcessorSpec,
     fmt: FrameFormat,
     rules: LoadingRules,
+    limits: SharedMemoryLimits,
     max_frame_pixels: int,
 ) -> bool:
     # The shared memory is mapped here, in the process that reads the frames.
-    transport = open_transport(extension_pb2.MediaStreamDescriptor.FromString(descriptor))
+    transport = open_transport(extension_pb2.MediaStreamDescriptor.FromString(descriptor), limits)
     try:
         processor = create_processor(spec, rules)
     except BaseException:
@@ -94,6 +95,7 @@ class ProcessingPool:
         spec: ProcessorSpec,
         fmt: FrameFormat,
         rules: LoadingRules,
+        limits: SharedMemoryLimits,
         max_frame_pixels: int,
     ) -> RemoteRunner:
         index = next(self._turn) % len(self._executors)
@@ -107,6 +109,7 @@ class ProcessingPool:
                 spec,
                 fmt,
                 rules,
+                limits,
                 max_frame_pixels,
             )
         )
