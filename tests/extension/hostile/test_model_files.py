@@ -105,7 +105,7 @@ def test_a_model_and_labels_from_the_model_directory_are_served(victim, model_di
         "sub",
         "",
         "missing.txt",
-        "x" * 100_000,
+        "x" * 60_000,
     ],
 )
 @pytest.mark.parametrize("option", ["labelsFile", "model"])

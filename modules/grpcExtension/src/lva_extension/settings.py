@@ -291,6 +291,18 @@ class Settings:
         "copy shared-memory frames (pread) instead of reading the mapping: a client that"
         " shrinks its file can never crash the server, at one copy per frame",
     )
+    handshake_timeout_seconds: float = setting(
+        10.0,
+        "handshakeTimeoutSeconds",
+        "a stream's descriptor must arrive this soon after the call starts",
+        at_least=0.1,
+    )
+    idle_timeout_seconds: float = setting(
+        300.0,
+        "idleTimeoutSeconds",
+        "end a stream whose client sends nothing for this long while it is awaited (0: never)",
+        at_least=0,
+    )
     auth_username: str = setting("", "authUsername", "require these Basic credentials on calls")
     auth_password: str = setting("", "authPassword", "the password for authUsername", secret=True)
     auth_password_file: str = setting(

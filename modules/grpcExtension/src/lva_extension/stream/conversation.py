@@ -11,23 +11,38 @@ bytes, in a message that carries that sample's inferences and timestamp.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import grpc
 
 from ..contract import EXTENSION_IDENTIFIER, Message
-from ..errors import ClientGone, ExtensionError, InvalidArgument
+from ..errors import (
+    ClientGone,
+    DeadlineExceeded,
+    ExtensionError,
+    InvalidArgument,
+    ResourceExhausted,
+    Unavailable,
+    shorten,
+)
 from ..frames import FrameFormat, parse_format
 from ..processors import LoadingRules, ProcessorSpec, create_processor, parse_configuration
 from ..proto import extension_pb2
 from ..settings import Settings
 from ..telemetry import StreamStats, Telemetry
-from ..transports import SharedMemoryLimits, open_transport, transfer_kind
+from ..transports import (
+    SharedMemoryLimits,
+    SharedMemoryTransport,
+    open_transport,
+    transfer_kind,
+)
 from .batching import Batcher
+from .intake import ENVELOPE, Intake
 from .limits import ByteBudget, StreamSlots
 from .pipeline import FramePipeline, Inferences
 from .processes import ProcessingPool
@@ -36,6 +51,8 @@ from .runners import BatchRunner, LocalRunner
 log = logging.getLogger(__name__)
 
 Write = Callable[[Message], Awaitable[None]]
+
+MAX_CONFIGURATION = 64 * 1024  # characters of extension_configuration read
 
 
 @dataclass
@@ -88,29 +105,29 @@ class Responder:
 @dataclass
 class PendingSample:
     sequence: int
-    sample: extension_pb2.MediaSample
-    held_bytes: int  # embedded bytes counted against the server's ByteBudget
+    timestamp: int
+    sample: extension_pb2.MediaSample | None  # None once processed: its bytes are freed
+    held_bytes: int  # bytes of its message counted against the server's ByteBudget
     received: float = field(default_factory=time.monotonic)
 
 
 class MediaStream:
     """What one stream holds between its descriptor and its end."""
 
-    def __init__(self, resources: ServerResources, runner: BatchRunner) -> None:
+    def __init__(self, resources: ServerResources, runner: BatchRunner, allowance: int) -> None:
         self.resources = resources
         self.runner = runner
+        self.allowance = allowance  # bytes one sample message may hold
         self.stats = StreamStats()
         # Batches of a stateful processor run one at a time, in order.
         parallel = resources.settings.in_flight_limit if runner.thread_safe else 1
         self.processing_slots = asyncio.Semaphore(parallel)
         self.held_bytes = 0  # embedded bytes read and not yet acknowledged
 
-    async def hold(self, sequence: int, sample: extension_pb2.MediaSample) -> PendingSample:
-        """Count a sample's embedded bytes against the server's budget (may wait)."""
-        size = len(sample.content_bytes.bytes) if sample.HasField("content_bytes") else 0
-        await self.resources.budget.acquire(size)
+    def hold(self, sequence: int, sample: extension_pb2.MediaSample, size: int) -> PendingSample:
+        """Keep a sample whose ``size`` bytes the intake counted, until it is acknowledged."""
         self.held_bytes += size
-        return PendingSample(sequence, sample, size)
+        return PendingSample(sequence, sample.timestamp, sample, size)
 
     def unhold(self, item: PendingSample) -> None:
         self.resources.budget.release(item.held_bytes)
@@ -118,8 +135,11 @@ class MediaStream:
 
     async def process(self, batch: list[PendingSample]) -> list[Inferences]:
         """Decode and process a batch; when this returns, its bytes are not read again."""
+        samples = [(item.sequence, item.sample) for item in batch if item.sample is not None]
         async with self.processing_slots:
-            result = await self.runner.process([(item.sequence, item.sample) for item in batch])
+            result = await self.runner.process(samples)
+        for item in batch:
+            item.sample = None  # the message's bytes go now, not when the ack is written
         self.stats.processor_errors += result.failed_frames
         return result.inferences
 
@@ -146,22 +166,62 @@ class Conversation:
         self._peer = peer
 
     async def handle(self, requests: AsyncIterable[Message], write: Write) -> None:
-        messages = aiter(requests)
-        # Read the first message even to refuse the stream: a status sent while it
-        # is on its way can reach the client as INTERNAL instead.
-        first = await anext(messages, None)
-        if first is None:
-            log.info("stream from %s ended before its descriptor", self._peer)
+        resources = self._resources
+        first_allowance = min(self._settings.max_message_bytes, resources.budget.limit)
+        intake = Intake(aiter(requests), resources.budget, first_allowance)
+        refusal = resources.slots.refusal()
+        if refusal is not None:
+            await self._take_first_message(intake)
+            self._refused(refusal)
+            raise refusal
+        with resources.slots.claim():  # the descriptor is read inside the stream's slot
+            try:
+                first = await intake.first(within=self._settings.handshake_timeout_seconds)
+                if first is None:
+                    log.info("stream from %s ended before its descriptor", self._peer)
+                    return
+                message, size = first
+                try:
+                    stream = await self._open(message)
+                finally:
+                    resources.budget.release(size)
+            except ExtensionError as error:
+                self._refused(error)
+                raise
+            intake.allowance = stream.allowance
+            await self._serve(stream, message.sequence_number, intake, Responder(write))
+
+    def _refused(self, error: ExtensionError) -> None:
+        level = (
+            logging.WARNING if isinstance(error, ResourceExhausted | Unavailable) else logging.INFO
+        )
+        reason = (
+            f"timed out: {error.message}" if isinstance(error, DeadlineExceeded) else error.message
+        )
+        log.log(
+            level,
+            "stream from %s refused: status=%s reason=%s",
+            self._peer,
+            error.status.name,
+            reason,
+        )
+
+    async def _take_first_message(self, intake: Intake) -> None:
+        # Read the first message even to refuse the stream (a status sent while it
+        # is on its way can reach the client as INTERNAL instead), but only briefly
+        # and only if the budget has room for it at once.
+        if not intake.room_now():
             return
-        with self._resources.slots.claim():
-            stream = await self._open(first)
-            await self._serve(stream, first.sequence_number, messages, Responder(write))
+        with contextlib.suppress(Exception):
+            first = await intake.first(within=0.5)
+            if first is not None:
+                self._resources.budget.release(first[1])
 
     async def _serve(
         self,
         stream: MediaStream,
         descriptor_sequence: int,
-        messages: AsyncIterator[Message],
+        intake: Intake,
         responder: Responder,
     ) -> None:
         self._telemetry.stream_opened()
@@ -173,12 +233,23 @@ class Conversation:
             await responder.send(
                 Message(ack_sequence_number=descriptor_sequence, media_stream_descriptor=descriptor)
             )
-            await self._serve_samples(messages, descriptor_sequence + 1, stream, responder)
+            await self._serve_samples(intake, descriptor_sequence + 1, stream, responder)
+        except ClientGone:
+            status, reason = grpc.StatusCode.CANCELLED, "connection dropped"
+            raise
+        except DeadlineExceeded as error:
+            status, reason = error.status, f"timed out: {error.message}"
+            raise
         except ExtensionError as error:
             status, reason = error.status, error.message
             raise
         except asyncio.CancelledError:
-            status, reason = grpc.StatusCode.CANCELLED, "cancelled (client went away or shutdown)"
+            status = grpc.StatusCode.CANCELLED
+            reason = (
+                "shutdown: the grace period ended"
+                if self._resources.slots.draining
+                else "connection dropped"
+            )
             raise
         except BaseException as error:
             status, reason = grpc.StatusCode.INTERNAL, f"internal error: {error!r}"
@@ -209,19 +280,43 @@ class Conversation:
             )
         descriptor = first.media_stream_descriptor
         fmt = parse_format(descriptor.media_descriptor, self._settings.max_frame_pixels)
-        spec = parse_configuration(
-            descriptor.extension_configuration, self._settings.default_processor
-        )
+        allowance = self._allowance(descriptor, fmt)
+        configuration = descriptor.extension_configuration
+        if len(configuration) > MAX_CONFIGURATION:
+            raise InvalidArgument(
+                f"extension_configuration: {len(configuration)} characters;"
+                f" this server reads at most {MAX_CONFIGURATION}"
+            )
+        spec = parse_configuration(configuration, self._settings.default_processor)
         runner = await self._runner(descriptor, spec, fmt)
         log.info(
             "stream from %s opened: graph=%s format=%s transfer=%s processor=%s",
             self._peer,
-            _graph_name(descriptor),
+            shorten(_graph_name(descriptor)),
             fmt.describe(),
             transfer_kind(descriptor),
-            spec.name,
+            shorten(spec.name),
         )
-        return MediaStream(self._resources, runner)
+        return MediaStream(self._resources, runner, allowance)
+
+    def _allowance(self, descriptor: extension_pb2.MediaStreamDescriptor, fmt: FrameFormat) -> int:
+        """The bytes one sample message of this stream may hold (reserved before each read)."""
+        budget = self._resources.budget
+        if transfer_kind(descriptor) == SharedMemoryTransport.kind:
+            frame = 0  # references; inferences fit the envelope
+        elif fmt.is_raw:
+            frame = max(most for _, most in fmt.sample_sizes)
+        elif fmt.width and fmt.height:
+            frame = fmt.width * fmt.height * 3  # an encoded image is smaller than its pixels
+        else:
+            return min(self._settings.max_message_bytes, budget.limit)
+        allowance = frame + ENVELOPE
+        if allowance > budget.limit:
+            raise ResourceExhausted(
+                f"frames of {fmt.describe()} need up to {allowance} bytes a message; this server"
+                f" holds at most {budget.limit} for all streams (maxHeldMiB)"
+            )
+        return allowance
 
     async def _runner(
         self,
@@ -253,7 +348,7 @@ class Conversation:
 
     async def _serve_samples(
         self,
-        messages: AsyncIterator[Message],
+        intake: Intake,
         next_sequence: int,
         stream: MediaStream,
         responder: Responder,
@@ -268,22 +363,35 @@ class Conversation:
                 batcher = Batcher(
                     self._settings.batch_size, self._settings.batch_timeout_ms / 1000, dispatch
                 )
+                idle = self._settings.idle_timeout_seconds
+                watchdog = tasks.create_task(intake.watch(idle_after=idle)) if idle else None
                 try:
-                    async for message in messages:
-                        sample = _checked_sample(message, next_sequence)
-                        next_sequence += 1
+                    while True:
                         await window.acquire()  # backpressure: read no further
-                        pending = await stream.hold(message.sequence_number, sample)
+                        read = await intake.next()
+                        if read is None:
+                            window.release()
+                            break
+                        message, size = read
+                        try:
+                            sample = _checked_sample(message, next_sequence)
+                        except BaseException:
+                            self._resources.budget.release(size)
+                            raise
+                        next_sequence += 1
+                        pending = stream.hold(message.sequence_number, sample, size)
                         if sample.WhichOneof("content") is None:  # inferences only: no frame
                             ack = self._acknowledge([pending], [[]], stream, responder, window)
                             tasks.create_task(ack)
                         else:
                             batcher.add(pending)
                     if self._cancelled():  # the requests ended because the call did
-                        raise asyncio.CancelledError
+                        raise ClientGone("the connection dropped")
                     batcher.flush()
                 finally:
                     batcher.close()
+                    if watchdog is not None:
+                        watchdog.cancel()
         except ExceptionGroup as group:
             raise _first_error(group) from None
 
@@ -307,7 +415,7 @@ class Conversation:
     ) -> None:
         for item, inferences in zip(batch, results, strict=True):
             stream.unhold(item)
-            await responder.acknowledge(item.sequence, item.sample.timestamp, inferences)
+            await responder.acknowledge(item.sequence, item.timestamp, inferences)
             self._telemetry.frame_acknowledged(stream.stats, item.received)
             window.release()
             if log.isEnabledFor(logging.DEBUG):
