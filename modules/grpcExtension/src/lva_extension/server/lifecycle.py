@@ -73,12 +73,7 @@ class ExtensionServer:
             self._pool,
         )
         self._server = server = grpc.aio.server(
-            interceptors=self._interceptors,
-            options=[
-                ("grpc.max_receive_message_length", settings.max_message_bytes),
-                ("grpc.max_send_message_length", settings.max_message_bytes),
-                ("grpc.so_reuseport", int(settings.reuse_port)),
-            ],
+            interceptors=self._interceptors, options=grpc_options(settings)
         )
         extension_pb2_grpc.add_MediaGraphExtensionServicer_to_server(
             MediaGraphExtensionService(resources), server
@@ -145,6 +140,30 @@ class ExtensionServer:
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown()
+
+
+STREAM_WINDOW = 64 * 1024  # HTTP/2 bytes a stream may send ahead of what the server reads
+
+
+def grpc_options(settings: Settings) -> list[tuple[str, int]]:
+    """The gRPC core settings that hold the server's memory to its own limits."""
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.so_reuseport", int(settings.reuse_port)),
+        # The bandwidth-delay probe grows HTTP/2 windows to megabytes per stream: data
+        # the transport buffers before the server asks for it, which no limit of ours
+        # sees. Without it a stream's window stays at STREAM_WINDOW, and a message is
+        # let in only when the stream has reserved its bytes (stream/intake.py).
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.lookahead_bytes", STREAM_WINDOW),
+        # Streams beyond maxStreams are refused anyway; this caps them per connection
+        # (with room for health checks) before they cost anything.
+        ("grpc.max_concurrent_streams", settings.max_streams + 4),
+        # Find connections whose peer vanished (a cable pulled): their streams end.
+        ("grpc.keepalive_time_ms", 60_000),
+        ("grpc.keepalive_timeout_ms", 20_000),
+    ]
 
 
 def _check_default_processor(settings: Settings) -> None:
