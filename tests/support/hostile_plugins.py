@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 
 from lva_extension import Frame, Processor, inferences
@@ -48,3 +49,11 @@ class ShrinksItsFile(Processor):
     def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
         os.truncate(self.path, 0)
         return [[inferences.classification(str(int(f.image.sum())))] for f in frames]
+
+
+class NeverReturns(Processor):
+    """A model stuck for good: process() never returns (it sleeps in a thread)."""
+
+    def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+        threading.Event().wait()
+        return [[] for _ in frames]

@@ -12,6 +12,8 @@ import dataclasses
 import logging
 import os
 import signal
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -47,7 +49,7 @@ class ExtensionServer:
         self._metrics: NoMetrics = NoMetrics()
         self._stats_task: asyncio.Task[None] | None = None
         threads = settings.processing_threads or (os.cpu_count() or 1) + 4
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="lva-process")
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix=THREAD_PREFIX)
         self._slots = StreamSlots(settings.max_streams)
         self._server: grpc.aio.Server | None = None
         self._pool: ProcessingPool | None = None
@@ -133,6 +135,25 @@ class ExtensionServer:
     async def stop(self, grace: float | None = None) -> None:
         await self.drain(grace or 0)
 
+    def stuck_after_close(self, wait: float = 5.0) -> int:
+        """After close: wait up to ``wait`` seconds for processing threads and processes to
+        finish; terminate the processes that do not. Returns how many were stuck (the
+        threads among them can only be left behind by exiting the process)."""
+        deadline = time.monotonic() + wait
+        threads = [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
+        for thread in threads:
+            thread.join(timeout=max(deadline - time.monotonic(), 0))
+        stuck = sum(thread.is_alive() for thread in threads)
+        if self._pool is not None:
+            stuck += self._pool.stop_stuck(max(deadline - time.monotonic(), 0))
+        if stuck:
+            log.warning(
+                "%d processing thread(s) or process(es) did not return after the streams"
+                " ended; not waiting for them",
+                stuck,
+            )
+        return stuck
+
     def close(self) -> None:
         if self._stats_task is not None:
             self._stats_task.cancel()
@@ -142,6 +163,7 @@ class ExtensionServer:
             self._pool.shutdown()
 
 
+THREAD_PREFIX = "lva-process"
 STREAM_WINDOW = 64 * 1024  # HTTP/2 bytes a stream may send ahead of what the server reads
 
 
@@ -182,8 +204,13 @@ def _metrics_host(settings: Settings) -> str:
     return binding.host if binding.scheme == "tcp" else "0.0.0.0"
 
 
-async def serve(settings: Settings) -> None:
-    """Run the server until SIGTERM or SIGINT; a second signal stops at once."""
+async def serve(settings: Settings) -> bool:
+    """Run the server until SIGTERM or SIGINT; a second signal stops at once.
+
+    Returns False when something is left running that only ending the process
+    stops (a processor that never returned, or the second signal): the caller
+    then exits without waiting for it.
+    """
     server = ExtensionServer(settings)
     await server.start()
     signals = asyncio.Queue[int]()
@@ -200,8 +227,13 @@ async def serve(settings: Settings) -> None:
     forced = asyncio.create_task(signals.get())
     await asyncio.wait({draining, forced}, return_when=asyncio.FIRST_COMPLETED)
     if not draining.done():
-        log.warning("second signal: not waiting any longer")
+        log.warning("second signal: stopping now")
         server.cancel_streams()
-        await draining
+        server.close()
+        server.stuck_after_close(wait=0)
+        log.info("stopped")
+        return False
     forced.cancel()
+    stuck = await asyncio.to_thread(server.stuck_after_close)
     log.info("stopped")
+    return stuck == 0

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 Write = Callable[[Message], Awaitable[None]]
 
 MAX_CONFIGURATION = 64 * 1024  # characters of extension_configuration read
+DROP_CHECKS = 8  # looks at the call, 10 ms apart, when its requests end
 
 
 @dataclass
@@ -385,15 +386,24 @@ class Conversation:
                             tasks.create_task(ack)
                         else:
                             batcher.add(pending)
-                    if self._cancelled():  # the requests ended because the call did
+                    batcher.flush()  # processed while we look at the call
+                    if await self._dropped():  # the requests ended because the call did
                         raise ClientGone("the connection dropped")
-                    batcher.flush()
                 finally:
                     batcher.close()
                     if watchdog is not None:
                         watchdog.cancel()
         except ExceptionGroup as group:
             raise _first_error(group) from None
+
+    async def _dropped(self) -> bool:
+        # The requests end the same way whether the client half-closed or its
+        # connection dropped; gRPC marks the call cancelled a moment after the latter.
+        for _ in range(DROP_CHECKS):
+            if self._cancelled():
+                return True
+            await asyncio.sleep(0.01)
+        return False
 
     async def _process(
         self,

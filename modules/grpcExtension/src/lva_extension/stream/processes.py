@@ -13,6 +13,7 @@ import itertools
 import logging
 import multiprocessing
 import signal
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import cast
@@ -24,6 +25,7 @@ from ..processors import LoadingRules, ProcessorSpec, create_processor
 from ..proto import extension_pb2, inferencing_pb2
 from ..transports import SharedMemoryLimits, open_transport
 from .pipeline import Batch, BatchResult, FramePipeline
+from .runners import ABANDON_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,22 @@ class ProcessingPool:
         for executor in self._executors:
             executor.shutdown(wait=False, cancel_futures=True)
 
+    @staticmethod
+    def stop_stuck(wait: float) -> int:
+        """Terminate processing processes still running ``wait`` seconds after shutdown
+        (a processor that never returns); returns how many there were."""
+        deadline = time.monotonic() + wait
+        while multiprocessing.active_children() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stuck = multiprocessing.active_children()
+        for process in stuck:
+            process.terminate()
+        for process in stuck:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+        return len(stuck)
+
 
 class RemoteRunner:
     """A stream's batches, run by its processing process."""
@@ -172,5 +190,6 @@ class RemoteRunner:
         return BatchResult([[parse(i) for i in frame] for frame in inferences], failed, seconds)
 
     async def close(self) -> None:
-        with contextlib.suppress(ExtensionError):  # a dead process took its mapping along
-            await self.call(_close, self._stream)
+        # A dead process took its mapping along; a stuck one is ended at shutdown.
+        with contextlib.suppress(ExtensionError, TimeoutError):
+            await asyncio.wait_for(self.call(_close, self._stream), ABANDON_SECONDS)
