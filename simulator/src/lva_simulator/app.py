@@ -119,7 +119,9 @@ class Simulator:
     async def start(self) -> None:
         options = self.options
         state = options.state_dir
-        state.mkdir(parents=True, exist_ok=True)
+        # It holds the hub's key and graph credentials: only its owner may look in.
+        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        state.chmod(0o700)
         key = load_or_create_key(state / "hub-key.txt")
         public_host = options.public_address.rpartition(":")[0].strip("[]")
         names = sorted(
@@ -152,8 +154,12 @@ class Simulator:
             options.public_address or f"{host}:{port}", DEFAULT_POLICY, key
         )
         # Written whole, then renamed: a reader waiting for the file never sees half of it.
+        # It holds the iothubowner key: readable by its owner only (0600).
         partial = self.connection_string_file.with_suffix(".tmp")
-        partial.write_text(f"{self.connection_string}\n")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when an older run left the file behind
+        with os.fdopen(fd, "w") as out:
+            out.write(f"{self.connection_string}\n")
         partial.replace(self.connection_string_file)
         log.info(
             "IoT hub on https://%s:%d, device %s, module %s; connection string in %s,"
