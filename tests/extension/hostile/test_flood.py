@@ -21,8 +21,8 @@ from tests.support.raw_http2 import RawGrpcStream
 from tests.support.streams import descriptor, sample
 
 MAX_HELD_MIB = 64
-FLOOD_MARGIN_MIB = 160  # as the README states it: HTTP/2 buffers, decoding, allocator slack
-STREAMS = 64
+STREAMS = 64  # maxStreams, the default
+FLOOD_MARGIN_MIB = 32 + 2 * STREAMS  # the README's: 32 MiB + 2 MiB x maxStreams
 WIDTH, HEIGHT = 416, 416
 FRAME = bytes(WIDTH * HEIGHT * 3)
 
