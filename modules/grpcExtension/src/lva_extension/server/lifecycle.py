@@ -50,6 +50,7 @@ class ExtensionServer:
         self._stats_task: asyncio.Task[None] | None = None
         threads = settings.processing_threads or (os.cpu_count() or 1) + 4
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix=THREAD_PREFIX)
+        self._opener = ThreadPoolExecutor(4, thread_name_prefix=f"{THREAD_PREFIX}-open")
         self._slots = StreamSlots(settings.max_streams)
         self._server: grpc.aio.Server | None = None
         self._pool: ProcessingPool | None = None
@@ -73,6 +74,7 @@ class ExtensionServer:
             self._slots,
             ByteBudget(settings.max_held_mib * 1024 * 1024),
             self._pool,
+            self._opener,
         )
         self._server = server = grpc.aio.server(
             interceptors=self._interceptors, options=grpc_options(settings)
@@ -159,6 +161,7 @@ class ExtensionServer:
             self._stats_task.cancel()
         self._metrics.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._opener.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown()
 

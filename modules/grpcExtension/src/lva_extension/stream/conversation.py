@@ -66,6 +66,9 @@ class ServerResources:
     slots: StreamSlots
     budget: ByteBudget
     pool: ProcessingPool | None = None  # processingProcesses
+    # Where processors are created (models loaded): not the frames' threads, so that a
+    # slow or stuck constructor never holds back another stream's frames.
+    opener: Executor | None = None
     rules: LoadingRules = field(init=False)  # which processors streams may load
     shm_limits: SharedMemoryLimits = field(init=False)
 
@@ -339,7 +342,10 @@ class Conversation:
         try:
             # A processor may load a model: keep that off the event loop.
             processor = await asyncio.get_running_loop().run_in_executor(
-                self._resources.executor, create_processor, spec, self._resources.rules
+                self._resources.opener or self._resources.executor,
+                create_processor,
+                spec,
+                self._resources.rules,
             )
         except BaseException:
             transport.close()
