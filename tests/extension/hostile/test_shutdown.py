@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.hostility import MODES, TEST_MODULES, children
 from tests.support.paths import REPO
-from tests.support.processes import server_process
+from tests.support.processes import ServerProcess, server_process
 from tests.support.streams import CallOutcome, descriptor, raw_call, sample
 
 STUCK = "tests.support.hostile_plugins:NeverReturns"
@@ -25,7 +25,9 @@ FRAME = bytes(64 * 48 * 3)
 BOUND = 20  # seconds from the end of the grace period to the process's exit
 
 
-def start_stuck_stream(address: str) -> dict[str, CallOutcome]:
+def start_stuck_stream(running: ServerProcess) -> dict[str, CallOutcome]:
+    """A stream whose first frame is in a processor that never returns."""
+    address = running.address
     result: dict[str, CallOutcome] = {}
     started = threading.Event()
 
@@ -41,7 +43,11 @@ def start_stuck_stream(address: str) -> dict[str, CallOutcome]:
     )
     thread.start()
     assert started.wait(10)
-    time.sleep(1)  # its frame is in the processor now
+    deadline = time.monotonic() + 20
+    while not any(" opened: " in line for line in running.log):
+        assert time.monotonic() < deadline, "\n".join(running.log)
+        time.sleep(0.1)
+    time.sleep(1.5)  # its frame is in the processor now
     return result
 
 
@@ -59,7 +65,7 @@ def alive(pids: list[int], within: float = 5) -> list[str]:
 def test_the_process_exits_after_the_grace_period_though_a_processor_never_returns(mode):
     args = (*TEST_MODULES, "--shutdown-grace-seconds", "1", *MODES[mode])
     with server_process(*args, env={"PYTHONPATH": str(REPO)}) as running:
-        result = start_stuck_stream(running.address)
+        result = start_stuck_stream(running)
         helpers = children(running.pid)
         running.process.send_signal(signal.SIGTERM)
         code = running.process.wait(timeout=1 + BOUND)
@@ -79,7 +85,7 @@ def test_the_process_exits_after_the_grace_period_though_a_processor_never_retur
 def test_a_second_signal_stops_at_once_though_a_processor_never_returns(mode):
     args = (*TEST_MODULES, "--shutdown-grace-seconds", "60", *MODES[mode])
     with server_process(*args, env={"PYTHONPATH": str(REPO)}) as running:
-        start_stuck_stream(running.address)
+        start_stuck_stream(running)
         helpers = children(running.pid)
         running.process.send_signal(signal.SIGTERM)
         time.sleep(0.5)
