@@ -29,6 +29,10 @@ class RawGrpcStream:
         host, _, port = address.rpartition(":")
         return cls(socket.create_connection((host, int(port)), timeout=10), address)
 
+    @property
+    def local_port(self) -> int:
+        return int(self._sock.getsockname()[1])
+
     def open(self) -> int:
         stream_id: int = self._h2.get_next_available_stream_id()
         self._h2.send_headers(

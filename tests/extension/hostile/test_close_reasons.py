@@ -67,11 +67,12 @@ def test_a_cancelled_call_says_connection_dropped(victim):
 def test_a_connection_cut_mid_stream_says_connection_dropped(victim):
     mark = len(victim.running.log)
     connection = RawGrpcStream.connect(victim.address)
+    peer = f"127.0.0.1:{connection.local_port} "
     stream = connection.open()
     connection.send_message(stream, descriptor().SerializeToString())
-    assert lines_after(victim, mark, r"opened: ")
+    assert lines_after(victim, mark, peer + "opened: ")
     connection.close()
-    found = lines_after(victim, mark, r"closed: ")
+    found = lines_after(victim, mark, peer + "closed: ")
     assert found and "reason=connection dropped" in found[0], found
     victim.assert_unharmed()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 import urllib.request
 
 import grpc
@@ -116,9 +117,12 @@ def test_processor_errors_are_counted_in_the_close_line(server, caplog):
         window=1,
     )
     run_client(options, dark_light_frames(32, 32, 9))
-    messages = [r.getMessage() for r in caplog.records]
-    closed = [m for m in messages if " closed: " in m and "processor_errors=3" in m]
-    assert len(closed) == 1
+    # The close line is written once the call is over, a moment after the client's end.
+    deadline = time.monotonic() + 5
+    while not (closed := [m for m in map(str, caplog.messages) if " closed: " in m]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(closed) == 1 and "processor_errors=3" in closed[0]
     failures = [r for r in caplog.records if "failed on 1 frame" in r.getMessage()]
     assert (
         failures[0].levelno == logging.ERROR and failures[0].exc_info

@@ -23,7 +23,9 @@ class MediaGraphExtensionService(extension_pb2_grpc.MediaGraphExtensionServicer)
         self, request_iterator: object, context: grpc.aio.ServicerContext
     ) -> None:
         peer = context.peer()
-        conversation = Conversation(self._resources, peer, context.cancelled)
+        conversation = Conversation(
+            self._resources, peer, context.cancelled, context.add_done_callback
+        )
         try:
             await conversation.handle(request_iterator, context.write)  # type: ignore[arg-type]
         except ClientGone:

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterable, Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 Write = Callable[[Message], Awaitable[None]]
 
 MAX_CONFIGURATION = 64 * 1024  # characters of extension_configuration read
-DROP_CHECKS = 8  # looks at the call, 10 ms apart, when its requests end
 
 
 @dataclass
@@ -162,9 +162,11 @@ class Conversation:
         resources: ServerResources,
         peer: str,
         cancelled: Callable[[], bool] = lambda: False,
+        when_done: Callable[[Any], None] | None = None,  # context.add_done_callback
     ) -> None:
         self._resources = resources
         self._cancelled = cancelled
+        self._when_done = when_done
         self._settings = resources.settings
         self._telemetry = resources.telemetry
         self._peer = peer
@@ -263,14 +265,24 @@ class Conversation:
                 await _uncancellable(stream.close())
             finally:
                 self._telemetry.processor_failed(stream.stats.processor_errors)
-                self._telemetry.stream_closed(status.name)
-                log.info(
-                    "stream from %s closed: %s status=%s reason=%s",
-                    self._peer,
-                    stream.stats.summary(),
-                    status.name,
-                    reason,
-                )
+                if status == grpc.StatusCode.OK and self._when_done is not None:
+                    # The requests end alike whether the client half-closed or its
+                    # connection dropped; the call, once over, knows which.
+                    self._when_done(lambda _: self._closed(stream, status, reason))
+                else:
+                    self._closed(stream, status, reason)
+
+    def _closed(self, stream: MediaStream, status: grpc.StatusCode, reason: str) -> None:
+        if status == grpc.StatusCode.OK and self._cancelled():
+            status, reason = grpc.StatusCode.CANCELLED, "connection dropped"
+        self._telemetry.stream_closed(status.name)
+        log.info(
+            "stream from %s closed: %s status=%s reason=%s",
+            self._peer,
+            stream.stats.summary(),
+            status.name,
+            reason,
+        )
 
     async def _open(self, first: Message) -> MediaStream:
         if first.WhichOneof("payload") != "media_stream_descriptor":
@@ -392,24 +404,15 @@ class Conversation:
                             tasks.create_task(ack)
                         else:
                             batcher.add(pending)
-                    batcher.flush()  # processed while we look at the call
-                    if await self._dropped():  # the requests ended because the call did
+                    if self._cancelled():  # the requests ended because the call did
                         raise ClientGone("the connection dropped")
+                    batcher.flush()
                 finally:
                     batcher.close()
                     if watchdog is not None:
                         watchdog.cancel()
         except ExceptionGroup as group:
             raise _first_error(group) from None
-
-    async def _dropped(self) -> bool:
-        # The requests end the same way whether the client half-closed or its
-        # connection dropped; gRPC marks the call cancelled a moment after the latter.
-        for _ in range(DROP_CHECKS):
-            if self._cancelled():
-                return True
-            await asyncio.sleep(0.01)
-        return False
 
     async def _process(
         self,
