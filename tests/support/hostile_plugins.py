@@ -57,3 +57,10 @@ class NeverReturns(Processor):
     def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
         threading.Event().wait()
         return [[] for _ in frames]
+
+
+class BigReplies(Processor):
+    """Tags every frame with 32 KiB of text: replies that fill a client's window fast."""
+
+    def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+        return [[inferences.classification("x" * 32_768)] for _ in frames]

@@ -10,6 +10,7 @@ finished" for a connection that dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 
@@ -110,3 +111,25 @@ def test_a_refused_stream_has_its_line(victim):
     outcome = raw_call(victim.address, [descriptor(width=0)])
     assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT
     assert lines_after(victim, mark, r"refused: status=INVALID_ARGUMENT reason=dimensions")
+
+
+def test_a_client_that_never_reads_its_replies_times_out(victim):
+    mark = len(victim.running.log)
+
+    async def never_read() -> None:
+        # Small windows on our side and big replies: the server's writes soon wait.
+        options = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 65536)]
+        async with grpc.aio.insecure_channel(victim.address, options=options) as channel:
+            call = extension_pb2_grpc.MediaGraphExtensionStub(channel).ProcessMediaStream()
+            await call.write(descriptor(configuration="tests.support.hostile_plugins:BigReplies"))
+            # Until the server stops reading (it ended the stream, but cannot tell
+            # us: its status waits behind the replies we do not read).
+            with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError, TimeoutError):
+                for sequence in range(2, 100_000):
+                    await asyncio.wait_for(call.write(sample(sequence, FRAME)), 3)
+            call.cancel()
+
+    asyncio.run(never_read())
+    found = lines_after(victim, mark, r"closed: .* status=DEADLINE_EXCEEDED reason=timed out")
+    assert found and "read no reply" in found[0]
+    victim.assert_unharmed()

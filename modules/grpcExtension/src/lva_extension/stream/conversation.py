@@ -35,7 +35,7 @@ from ..frames import FrameFormat, parse_format
 from ..processors import LoadingRules, ProcessorSpec, create_processor, parse_configuration
 from ..proto import extension_pb2
 from ..settings import Settings
-from ..telemetry import StreamStats, Telemetry
+from ..telemetry import Telemetry
 from ..transports import (
     SharedMemoryLimits,
     SharedMemoryTransport,
@@ -43,15 +43,14 @@ from ..transports import (
     transfer_kind,
 )
 from .batching import Batcher
-from .intake import ENVELOPE, Intake
+from .intake import ENVELOPE, Intake, watch_idle
 from .limits import ByteBudget, StreamSlots
+from .media_stream import MediaStream, PendingSample, Responder, Write
 from .pipeline import FramePipeline, Inferences
 from .processes import ProcessingPool
 from .runners import BatchRunner, LocalRunner
 
 log = logging.getLogger(__name__)
-
-Write = Callable[[Message], Awaitable[None]]
 
 MAX_CONFIGURATION = 64 * 1024  # characters of extension_configuration read
 
@@ -80,78 +79,6 @@ class ServerResources:
         self.shm_limits = SharedMemoryLimits(
             settings.max_shared_memory_mib * (1 << 20), settings.shared_memory_copy
         )
-
-
-class Responder:
-    """Writes the server's messages: one at a time, sequence numbers 1, 2, 3, ..."""
-
-    def __init__(self, write: Write) -> None:
-        self._write = write
-        self._lock = asyncio.Lock()
-        self._sequence = 0
-
-    async def send(self, message: Message) -> None:
-        async with self._lock:
-            self._sequence += 1
-            message.sequence_number = self._sequence
-            try:
-                await self._write(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # grpc raises assorted internal errors here
-                raise ClientGone(f"the client went away ({type(error).__name__})") from None
-
-    async def acknowledge(self, sequence: int, timestamp: int, inferences: Inferences) -> None:
-        sample = extension_pb2.MediaSample(timestamp=timestamp, inferences=inferences)
-        await self.send(Message(ack_sequence_number=sequence, media_sample=sample))
-
-
-@dataclass
-class PendingSample:
-    sequence: int
-    timestamp: int
-    sample: extension_pb2.MediaSample | None  # None once processed: its bytes are freed
-    held_bytes: int  # bytes of its message counted against the server's ByteBudget
-    received: float = field(default_factory=time.monotonic)
-
-
-class MediaStream:
-    """What one stream holds between its descriptor and its end."""
-
-    def __init__(self, resources: ServerResources, runner: BatchRunner, allowance: int) -> None:
-        self.resources = resources
-        self.runner = runner
-        self.allowance = allowance  # bytes one sample message may hold
-        self.stats = StreamStats()
-        # Batches of a stateful processor run one at a time, in order.
-        parallel = resources.settings.in_flight_limit if runner.thread_safe else 1
-        self.processing_slots = asyncio.Semaphore(parallel)
-        self.held_bytes = 0  # embedded bytes read and not yet acknowledged
-
-    def hold(self, sequence: int, sample: extension_pb2.MediaSample, size: int) -> PendingSample:
-        """Keep a sample whose ``size`` bytes the intake counted, until it is acknowledged."""
-        self.held_bytes += size
-        return PendingSample(sequence, sample.timestamp, sample, size)
-
-    def unhold(self, item: PendingSample) -> None:
-        self.resources.budget.release(item.held_bytes)
-        self.held_bytes -= item.held_bytes
-
-    async def process(self, batch: list[PendingSample]) -> list[Inferences]:
-        """Decode and process a batch; when this returns, its bytes are not read again."""
-        samples = [(item.sequence, item.sample) for item in batch if item.sample is not None]
-        async with self.processing_slots:
-            result = await self.runner.process(samples)
-        for item in batch:
-            item.sample = None  # the message's bytes go now, not when the ack is written
-        self.stats.processor_errors += result.failed_frames
-        return result.inferences
-
-    async def close(self) -> None:
-        await self.runner.close()
-        # Samples read but never acknowledged (the stream broke) give their bytes back.
-        self.resources.budget.release(self.held_bytes)
-        self.held_bytes = 0
 
 
 class Conversation:
@@ -313,7 +240,9 @@ class Conversation:
             transfer_kind(descriptor),
             shorten(spec.name),
         )
-        return MediaStream(self._resources, runner, allowance)
+        return MediaStream(
+            self._resources.budget, runner, allowance, self._settings.in_flight_limit
+        )
 
     def _allowance(self, descriptor: extension_pb2.MediaStreamDescriptor, fmt: FrameFormat) -> int:
         """The bytes one sample message of this stream may hold (reserved before each read)."""
@@ -383,7 +312,10 @@ class Conversation:
                     self._settings.batch_size, self._settings.batch_timeout_ms / 1000, dispatch
                 )
                 idle = self._settings.idle_timeout_seconds
-                watchdog = tasks.create_task(intake.watch(idle_after=idle)) if idle else None
+                watchdog = None
+                if idle:
+                    watching = watch_idle(idle, intake.idle_for, responder.blocked_for)
+                    watchdog = tasks.create_task(watching)
                 try:
                     while True:
                         await window.acquire()  # backpressure: read no further

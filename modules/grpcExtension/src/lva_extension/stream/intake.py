@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ..contract import Message
 from ..errors import DeadlineExceeded, ResourceExhausted
@@ -81,12 +81,17 @@ class Intake:
         since = self.waiting_since
         return 0.0 if since is None else time.monotonic() - since
 
-    async def watch(self, idle_after: float) -> None:
-        """Raise DeadlineExceeded once the client has sent nothing for ``idle_after``
-        seconds while the stream waited for it (a stream busy with frames is not idle)."""
-        while True:
-            await asyncio.sleep(min(idle_after / 4, 5.0))
-            if self.idle_for() > idle_after:
-                raise DeadlineExceeded(
-                    f"no message for {idle_after:g}s (idleTimeoutSeconds); reconnect to go on"
-                )
+
+async def watch_idle(
+    after: float, reading_for: Callable[[], float], writing_for: Callable[[], float]
+) -> None:
+    """Raise DeadlineExceeded once a stream has waited ``after`` seconds for its client:
+    for its next message, or to read a reply (a stream busy with frames is not idle)."""
+    while True:
+        await asyncio.sleep(min(after / 4, 5.0))
+        if reading_for() > after:
+            raise DeadlineExceeded(
+                f"no message for {after:g}s (idleTimeoutSeconds); reconnect to go on"
+            )
+        if writing_for() > after:
+            raise DeadlineExceeded(f"the client read no reply for {after:g}s (idleTimeoutSeconds)")
