@@ -62,7 +62,7 @@ class Intake:
         if message is None:
             self._budget.release(reserved)
             return None
-        size = message.ByteSize()
+        size = held_size(message)
         if size > reserved:
             self._budget.release(reserved)
             raise ResourceExhausted(
@@ -80,6 +80,18 @@ class Intake:
         """How long the stream has waited for its client's next message (0: not waiting)."""
         since = self.waiting_since
         return 0.0 if since is None else time.monotonic() - since
+
+
+def held_size(message: Message) -> int:
+    """The bytes a message holds, near enough, without serializing it: ByteSize()
+    serializes, which for a frame costs as much as processing it."""
+    if message.WhichOneof("payload") != "media_sample":
+        return message.ByteSize()  # a descriptor: no frame in it
+    sample = message.media_sample
+    size = 64  # its fields
+    if sample.HasField("content_bytes"):
+        size += len(sample.content_bytes.bytes)
+    return size + sum(inference.ByteSize() for inference in sample.inferences)
 
 
 async def watch_idle(
