@@ -7,7 +7,7 @@ import stat
 
 import pytest
 import requests
-from lva_simulator import sas
+from lva_simulator.iothub import sas
 
 from tests.support.simulator import DEVICE, MODULE, running_simulator
 
