@@ -42,7 +42,10 @@ def test_one_stream_too_many_gets_resource_exhausted(start_server):
     assert outcomes.count("served") == 3
     assert len(refused) == 1
     assert refused[0].startswith("RESOURCE_EXHAUSTED: this server serves at most 3 streams")
-    # The slots are free again once those streams end.
+    # The slots are free again once those streams end (a moment after the cancels).
+    deadline = time.monotonic() + 5
+    while server.server.open_streams and time.monotonic() < deadline:
+        time.sleep(0.05)
     results, _ = run_client(
         ClientOptions(server.address, StreamFormat(width=32, height=32)),
         dark_light_frames(32, 32, 2),

@@ -31,6 +31,7 @@ from ..stream.processes import ProcessingPool
 from ..telemetry import Telemetry
 from . import auth, tls
 from .health import NOT_SERVING, SERVING, Health
+from .memory import trim_when_idle
 from .service import MediaGraphExtensionService
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,17 @@ class ExtensionServer:
         self._interceptors = auth.interceptors(settings)  # reads the password file now
         self._metrics: NoMetrics = NoMetrics()
         self._stats_task: asyncio.Task[None] | None = None
+        self._trim_task: asyncio.Task[None] | None = None
         threads = settings.processing_threads or (os.cpu_count() or 1) + 4
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix=THREAD_PREFIX)
         self._opener = ThreadPoolExecutor(4, thread_name_prefix=f"{THREAD_PREFIX}-open")
         self._slots = StreamSlots(settings.max_streams)
         self._server: grpc.aio.Server | None = None
         self._pool: ProcessingPool | None = None
+
+    @property
+    def open_streams(self) -> int:
+        return self._slots.open
 
     @property
     def address(self) -> str:
@@ -98,6 +104,12 @@ class ExtensionServer:
             ) from None
         await server.start()
         await self.health.set(SERVING)
+        self._trim_task = asyncio.create_task(
+            trim_when_idle(
+                lambda: telemetry.streams_open,
+                lambda: telemetry.frames + sum(telemetry.closed_by_status.values()),
+            )
+        )
         if settings.stats_interval_seconds:
             self._stats_task = asyncio.create_task(
                 telemetry.report_every(settings.stats_interval_seconds)
@@ -157,8 +169,9 @@ class ExtensionServer:
         return stuck
 
     def close(self) -> None:
-        if self._stats_task is not None:
-            self._stats_task.cancel()
+        for task in (self._stats_task, self._trim_task):
+            if task is not None:
+                task.cancel()
         self._metrics.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._opener.shutdown(wait=False, cancel_futures=True)

@@ -18,10 +18,19 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from ..contract import Message
-from ..errors import DeadlineExceeded, ResourceExhausted
+from ..errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
 from .limits import ByteBudget
 
 ENVELOPE = 64 * 1024  # what a sample message holds besides its frame (inferences, fields)
+
+
+class _TooBig(ResourceExhausted):
+    """A message larger than the bytes reserved for it."""
+
+    def __init__(self, message: str, size: int, reserved: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.reserved = reserved
 
 
 class Intake:
@@ -40,6 +49,11 @@ class Intake:
         DeadlineExceeded if it takes longer than ``within`` seconds."""
         try:
             return await asyncio.wait_for(self.next(), within)
+        except _TooBig as big:
+            raise InvalidArgument(
+                f"the descriptor message holds {big.size} bytes; this server reads at most"
+                f" {big.reserved} (an extension_configuration of up to 64 KiB)"
+            ) from None
         except TimeoutError:
             raise DeadlineExceeded(
                 f"no media_stream_descriptor within {within:g}s of the call's start"
@@ -65,9 +79,11 @@ class Intake:
         size = held_size(message)
         if size > reserved:
             self._budget.release(reserved)
-            raise ResourceExhausted(
+            raise _TooBig(
                 f"message {message.sequence_number} holds {size} bytes, more than this stream's"
-                f" {reserved} (its frame format and {ENVELOPE} bytes for the rest)"
+                f" {reserved} (its frame format and {ENVELOPE} bytes for the rest)",
+                size,
+                reserved,
             )
         self._budget.release(reserved - size)
         return message, size
