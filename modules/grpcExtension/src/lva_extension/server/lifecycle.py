@@ -180,7 +180,7 @@ class ExtensionServer:
 
 
 THREAD_PREFIX = "lva-process"
-STREAM_WINDOW = 64 * 1024  # HTTP/2 bytes a stream may send ahead of what the server reads
+STREAM_WINDOW = 256 * 1024  # HTTP/2 bytes a stream may send ahead of what the server reads
 
 
 def grpc_options(settings: Settings) -> list[tuple[str, int]]:
