@@ -78,3 +78,18 @@ def test_encoded_formats(encoding, magic):
 def test_rate_limit_keeps_the_first_frame_of_each_slot(fps, limit, kept):
     rate = RateLimit(limit)
     assert [i for i in range(18) if rate.admit(Fraction(i, fps))] == kept
+
+
+@pytest.mark.parametrize(
+    ("fps", "limit", "kept"),
+    [
+        (15, Fraction(15), list(range(18))),  # every frame: none shares a slot
+        (30, Fraction(15), list(range(0, 18, 2))),
+        (30, Fraction(30), list(range(18))),
+    ],
+)
+def test_rate_limit_on_millisecond_timestamps(fps, limit, kept):
+    # Matroska stores milliseconds: 1/15 s is stamped 0.067 s, 2/15 s is 0.133 s.
+    rate = RateLimit(limit)
+    stamps = [Fraction(round(i * 1000 / fps), 1000) for i in range(18)]
+    assert [i for i, pts in enumerate(stamps) if rate.admit(pts)] == kept
