@@ -10,6 +10,7 @@ it listens; until then, or if it exits, this says why.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -79,6 +80,11 @@ class CameraProcess:
         except TimeoutError:
             ready = b""
         if not ready.startswith(b"ready "):
+            # It has usually exited: let asyncio's child watcher reap it first, because
+            # signalling polls the process and a reaped child makes asyncio log "Unknown
+            # child process" on the user's terminal.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._process.wait(), 1)
             await self.stop()
             lines = (await self._process.stderr.read()).decode(errors="replace").splitlines()
             raise CameraError(_why(lines, python))
