@@ -2,8 +2,9 @@
 
 Phases: ``start`` (state directory, key and certificate, the camera if it has a
 folder of videos, the HTTPS front end, the connection string printed and
-written to ``connection-string.txt``, then the instances that were active
-start again), serving, ``stop`` (graphs stop, recordings are finished, the
+written to ``connection-string.txt``, the web view and its link in
+``web-url.txt``, then the instances that were active start again), serving,
+``stop`` (the web view closes, graphs stop, recordings are finished, the
 front end and the camera close; stored states are kept).
 """
 
@@ -31,6 +32,7 @@ from .iothub.connection_string import DEFAULT_POLICY, HubConnectionString, load_
 from .iothub.hub import HubServer
 from .module.methods import LvaModule
 from .module.store import Store
+from .web import Observatory, WebOptions, WebView
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class SimulatorOptions:
     # HOST:PORT that clients use when it is not host:port (a container's published port):
     # the connection string's HostName, which their tokens are signed for.
     public_address: str = ""
+    web: WebOptions | None = None  # None: no web view
 
     def __post_init__(self) -> None:
         for what, port in (("port", self.port), ("camera port", self.camera_port)):
@@ -100,6 +103,8 @@ class Simulator:
         self.hub: HubServer | None = None
         self.camera: CameraProcess | None = None
         self.connection_string: HubConnectionString | None = None
+        self.observatory = Observatory()
+        self.web: WebView | None = None
 
     def _make_run(self, plan: GraphPlan) -> GraphRun:
         return GraphRun(plan, self.environment)
@@ -115,6 +120,10 @@ class Simulator:
     @property
     def connection_string_file(self) -> Path:
         return self.options.state_dir / "connection-string.txt"
+
+    @property
+    def web_url_file(self) -> Path:
+        return self.options.state_dir / "web-url.txt"
 
     async def start(self) -> None:
         options = self.options
@@ -151,10 +160,7 @@ class Simulator:
         self.hub.identity = self.connection_string = HubConnectionString(
             options.public_address or f"{host}:{port}", DEFAULT_POLICY, key
         )
-        # Written whole, then renamed: a reader waiting for the file never sees half of it.
-        partial = self.connection_string_file.with_suffix(".tmp")
-        partial.write_text(f"{self.connection_string}\n")
-        partial.replace(self.connection_string_file)
+        _write_whole(self.connection_string_file, str(self.connection_string))
         log.info(
             "IoT hub on https://%s:%d, device %s, module %s; connection string in %s,"
             " certificate (for REQUESTS_CA_BUNDLE) %s",
@@ -165,9 +171,16 @@ class Simulator:
             self.connection_string_file,
             cert,
         )
+        if options.web is not None:
+            self.web = WebView(options.web, self.observatory, self.module.invoke)
+            url = await self.web.start()
+            _write_whole(self.web_url_file, url, mode=0o600)  # the link holds the access token
         await self.module.restore()
 
     async def stop(self) -> None:
+        if self.web is not None:
+            await self.web.stop()
+            self.web_url_file.unlink(missing_ok=True)
         await self.module.shutdown()
         if self.hub is not None:
             await self.hub.stop()
@@ -185,6 +198,8 @@ async def run(options: SimulatorOptions, announce: bool = True) -> None:
         print(f"IoT Hub connection string: {simulator.connection_string}", file=sys.stderr)
         print(f"CA bundle (REQUESTS_CA_BUNDLE): {simulator.certificate}", file=sys.stderr)
         print(f"device: {options.device_id}  module: {options.module_id}", file=sys.stderr)
+        if simulator.web is not None:
+            print(f"Web view: {simulator.web.url}", file=sys.stderr)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -192,3 +207,12 @@ async def run(options: SimulatorOptions, announce: bool = True) -> None:
     await stop.wait()
     log.info("stopping")
     await simulator.stop()
+
+
+def _write_whole(path: Path, text: str, mode: int = 0o644) -> None:
+    # Written whole, then renamed: a reader waiting for the file never sees half of it.
+    partial = path.with_suffix(".tmp")
+    partial.unlink(missing_ok=True)
+    partial.touch(mode=mode)
+    partial.write_text(f"{text}\n")
+    partial.replace(path)

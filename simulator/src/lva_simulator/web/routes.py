@@ -1,0 +1,178 @@
+"""The web view's pages, stream and files.
+
+GET  /                               overview: topologies, instances, buttons
+POST /instances/{name}/activate      the GraphInstanceActivate direct method
+POST /instances/{name}/deactivate    the GraphInstanceDeactivate direct method
+GET  /instances/{name}               the live page of one instance
+GET  /instances/{name}/live          its server-sent events (?fps= caps the frames)
+GET  /instances/{name}/log.json      its kept events (?kind=operational&kind=...)
+GET  /recordings                     what the sinks wrote
+GET  /recordings/{id}                a player, with the inferences of that interval
+GET  /recordings/{id}/video.mp4      the file (ranges, so the player can seek)
+GET  /recordings/{id}/inferences.json
+GET  /style.json                     the drawing style (lva_extension.annotate)
+GET  /static/...                     the pages' scripts and styles
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from lva_extension.annotate import STYLE
+
+from .observatory import Observatory
+from .stream import LiveStream, fps_cap
+
+# A direct method of the module, as the IoT hub front end calls it: (status, payload).
+Invoke = Callable[[str, Any], Awaitable[tuple[int, Any]]]
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+API_VERSION = "2.0"
+ACTIONS = {"activate": "GraphInstanceActivate", "deactivate": "GraphInstanceDeactivate"}
+EVENT_KINDS = ("inference", "operational", "diagnostic")
+
+
+class Pages:
+    def __init__(self, observatory: Observatory, invoke: Invoke) -> None:
+        self.observatory = observatory
+        self.invoke = invoke
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return [
+            web.get("/", self.overview),
+            web.post("/instances/{name}/{action}", self.act),
+            web.get("/instances/{name}", self.instance),
+            web.get("/instances/{name}/live", self.live),
+            web.get("/instances/{name}/log.json", self.log),
+            web.get("/recordings", self.recordings),
+            web.get("/recordings/{id}", self.recording),
+            web.get("/recordings/{id}/video.mp4", self.video),
+            web.get("/recordings/{id}/inferences.json", self.recording_inferences),
+            web.get("/style.json", self.style),
+            web.static("/static", STATIC),
+        ]
+
+    def _page(self, template: str, status: int = 200, **context: Any) -> web.Response:
+        text = self.templates.get_template(template).render(**context)
+        return web.Response(text=text, content_type="text/html", status=status)
+
+    def _not_found(self, what: str) -> web.Response:
+        return self._page("missing.html", status=404, what=what)
+
+    async def _call(self, method: str, **payload: Any) -> tuple[int, Any]:
+        return await self.invoke(method, {"@apiVersion": API_VERSION, **payload})
+
+    # --- overview and actions ---
+
+    async def overview(self, request: web.Request) -> web.Response:
+        _, topologies = await self._call("GraphTopologyList")
+        _, instances = await self._call("GraphInstanceList")
+        return self._page(
+            "overview.html",
+            topologies=[_topology_row(t) for t in topologies["value"]],
+            instances=[_instance_row(i) for i in instances["value"]],
+            recordings=len(self.observatory.recordings),
+        )
+
+    async def act(self, request: web.Request) -> web.Response:
+        method = ACTIONS.get(request.match_info["action"])
+        if method is None:
+            raise web.HTTPNotFound()
+        status, payload = await self._call(method, name=request.match_info["name"])
+        return web.json_response({"status": status, "payload": payload})
+
+    # --- one instance ---
+
+    async def instance(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        status, found = await self._call("GraphInstanceGet", name=name)
+        if status != 200:
+            return self._not_found(f"graph instance {name!r}")
+        recordings = [
+            (number, recording)
+            for number, recording in self.observatory.recordings.items()
+            if recording.instance == name
+        ]
+        return self._page(
+            "instance.html",
+            instance=_instance_row(found),
+            kinds=EVENT_KINDS,
+            recordings=recordings,
+        )
+
+    async def live(self, request: web.Request) -> web.StreamResponse:
+        view = self.observatory.instance(request.match_info["name"])
+        stream = LiveStream(self.observatory, view, fps_cap(request.query.get("fps")))
+        return await stream.serve(request)
+
+    async def log(self, request: web.Request) -> web.Response:
+        kinds = set(request.query.getall("kind", EVENT_KINDS))
+        view = self.observatory.instances.get(request.match_info["name"])
+        events = [asdict(e) for e in (view.events if view else ()) if e.kind in kinds]
+        return web.json_response(events)
+
+    # --- recordings ---
+
+    async def recordings(self, request: web.Request) -> web.Response:
+        items = sorted(self.observatory.recordings.items(), key=lambda item: -int(item[0]))
+        return self._page("recordings.html", recordings=items)
+
+    async def recording(self, request: web.Request) -> web.Response:
+        number = request.match_info["id"]
+        recording = self.observatory.recordings.get(number)
+        if recording is None:
+            return self._not_found(f"recording {number}")
+        return self._page("recording.html", number=number, recording=recording)
+
+    async def video(self, request: web.Request) -> web.StreamResponse:
+        recording = self.observatory.recordings.get(request.match_info["id"])
+        if recording is None or not recording.path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(recording.path, headers={"Content-Type": "video/mp4"})
+
+    async def recording_inferences(self, request: web.Request) -> web.Response:
+        recording = self.observatory.recordings.get(request.match_info["id"])
+        if recording is None:
+            raise web.HTTPNotFound()
+        view = self.observatory.instances.get(recording.instance)
+        results = view.results_between(recording.media_start, recording.media_end) if view else []
+        return web.json_response(results)
+
+    async def style(self, request: web.Request) -> web.Response:
+        return web.json_response(STYLE.as_json(), dumps=json.dumps)
+
+
+def _topology_row(topology: dict[str, Any]) -> dict[str, Any]:
+    properties = topology.get("properties", {})
+    nodes = [
+        f"{node['name']} ({str(node.get('@type', '')).rsplit('.', 1)[-1]})"
+        for section in ("sources", "processors", "sinks")
+        for node in properties.get(section, [])
+    ]
+    return {
+        "name": topology["name"],
+        "description": properties.get("description", ""),
+        "nodes": nodes,
+    }
+
+
+def _instance_row(instance: dict[str, Any]) -> dict[str, Any]:
+    properties = instance.get("properties", {})
+    return {
+        "name": instance["name"],
+        "topology": properties.get("topologyName", ""),
+        "state": properties.get("state", ""),
+        "description": properties.get("description", ""),
+    }

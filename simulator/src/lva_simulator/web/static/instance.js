@@ -1,0 +1,149 @@
+// The live page of one graph instance: frames with their inferences, node stats, events.
+"use strict";
+
+(() => {
+  const root = document.getElementById("instance");
+  const name = root.dataset.name;
+  const figures = new Map(); // node -> {figure, canvas, caption, list, latest}
+  const logBody = document.querySelector("#log tbody");
+  const MAX_LOG_ROWS = 500;
+  let source = null;
+
+  function figureFor(node) {
+    let entry = figures.get(node);
+    if (entry) return entry;
+    document.getElementById("no-frames").hidden = true;
+    const figure = document.createElement("figure");
+    figure.className = "node-frame";
+    figure.dataset.node = node;
+    const canvas = document.createElement("canvas");
+    const caption = document.createElement("figcaption");
+    const list = document.createElement("ul");
+    list.className = "inferences";
+    figure.append(caption, canvas, list);
+    document.getElementById("frames").append(figure);
+    entry = { figure, canvas, caption, list, latest: 0 };
+    figures.set(node, entry);
+    return entry;
+  }
+
+  function describe(inference) {
+    const item = document.createElement("li");
+    const kind = inference.type;
+    const value = inference[kind] || {};
+    item.dataset.type = kind;
+    if (value.tag) {
+      item.dataset.tag = value.tag.value;
+      item.dataset.confidence = value.tag.confidence;
+    }
+    const box = value.box;
+    if (box) {
+      for (const key of ["l", "t", "w", "h"]) item.dataset[key] = box[key];
+    }
+    const text = LvaDraw.label(inference) || kind;
+    item.textContent = box
+      ? `${kind}: ${text} at l=${box.l} t=${box.t} w=${box.w} h=${box.h}`
+      : `${kind}: ${text}`;
+    return item;
+  }
+
+  async function showFrame(frame) {
+    const entry = figureFor(frame.node);
+    const ticket = ++entry.latest;
+    const bytes = Uint8Array.from(atob(frame.jpeg), (c) => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
+    if (ticket !== entry.latest) return; // a newer frame came while this one decoded
+    const { canvas } = entry;
+    if (canvas.width !== frame.width || canvas.height !== frame.height) {
+      canvas.width = frame.width;
+      canvas.height = frame.height;
+    }
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(bitmap, 0, 0, frame.width, frame.height);
+    bitmap.close();
+    LvaDraw.draw(ctx, frame.width, frame.height, frame.inferences, frame.sequence, frame.timestamp);
+    canvas.dataset.sequence = frame.sequence;
+    canvas.dataset.timestamp = frame.timestamp;
+    entry.caption.textContent = `${frame.node}: #${frame.sequence}, ${LvaDraw.frameLabel(null, frame.timestamp)}`;
+    entry.list.replaceChildren(...frame.inferences.map(describe));
+  }
+
+  function cell(text) {
+    const td = document.createElement("td");
+    td.textContent = text === null || text === undefined ? "" : String(text);
+    return td;
+  }
+
+  function showStats(stats) {
+    const state = document.getElementById("state");
+    state.textContent = stats.running ? "Active" : "Inactive";
+    state.className = `state state-${stats.running ? "active" : "inactive"}`;
+    const rows = stats.nodes.map((n) => {
+      const row = document.createElement("tr");
+      row.dataset.node = n.node;
+      const ms = (v) => (v === null ? "" : v.toFixed(1));
+      row.title = n.kind;
+      row.append(
+        cell(n.node), cell(n.frames_in), cell(n.frames_out),
+        cell(n.fps.toFixed(1)), cell(n.dropped), cell(n.acks), cell(n.errors),
+        cell(ms(n.latency_p50_ms)), cell(ms(n.latency_p99_ms)), cell(n.detail ? `${n.state}: ${n.detail}` : n.state),
+      );
+      for (const [key, value] of Object.entries(n)) row.dataset[key.replace(/_(.)/g, (_, c) => c.toUpperCase())] = value ?? "";
+      return row;
+    });
+    document.querySelector("#stats tbody").replaceChildren(...rows);
+    const view = document.getElementById("view-stats");
+    view.textContent = `this page: ${stats.view.shown} frames shown, ${stats.view.skipped} skipped`;
+    view.dataset.shown = stats.view.shown;
+    view.dataset.skipped = stats.view.skipped;
+  }
+
+  function showEvent(event) {
+    const row = document.createElement("tr");
+    row.className = `kind-${event.kind}`;
+    row.dataset.kind = event.kind;
+    row.dataset.type = event.type;
+    const body = document.createElement("td");
+    const code = document.createElement("code");
+    code.textContent = JSON.stringify(event.body);
+    body.append(code);
+    row.title = event.time;
+    row.append(cell(event.number), cell(event.kind), cell(event.type), cell(event.subject.replace(/^\/graphInstances\/[^/]+/, "")), body);
+    logBody.prepend(row);
+    while (logBody.rows.length > MAX_LOG_ROWS) logBody.deleteRow(-1);
+    countEvents();
+  }
+
+  function countEvents() {
+    const visible = [...logBody.rows].filter((row) => row.offsetParent !== null).length;
+    document.getElementById("log-count").textContent = `${visible} shown of ${logBody.rows.length}`;
+  }
+
+  function applyFilter() {
+    const table = document.getElementById("log");
+    for (const box of document.querySelectorAll("#log-filter input[name=kind]")) {
+      table.classList.toggle(`hide-${box.value}`, !box.checked);
+    }
+    countEvents();
+  }
+
+  function connect() {
+    if (source) source.close();
+    logBody.replaceChildren(); // the new stream starts with the kept events again
+    const cap = Number(document.getElementById("fps-cap").value) || 0;
+    source = new EventSource(`/instances/${encodeURIComponent(name)}/live?fps=${cap}`);
+    source.addEventListener("frame", (e) => showFrame(JSON.parse(e.data)));
+    source.addEventListener("stats", (e) => showStats(JSON.parse(e.data)));
+    source.addEventListener("log", (e) => showEvent(JSON.parse(e.data)));
+    source.addEventListener("error", () => {
+      document.getElementById("view-stats").textContent = "connection lost; retrying…";
+    });
+  }
+
+  document.getElementById("view-controls").addEventListener("submit", (event) => {
+    event.preventDefault();
+    connect();
+  });
+  document.getElementById("log-filter").addEventListener("change", applyFilter);
+  LvaDraw.load().then(connect);
+})();

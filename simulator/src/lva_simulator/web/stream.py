@@ -1,0 +1,116 @@
+"""The live stream of one instance page: server-sent events.
+
+Events: ``frame`` (a JPEG and its inferences, per node), ``log`` (a published
+event), ``stats`` (node counters and this view's own, every second). Frames
+go out at the rate they come, or at most ``fps`` a second when the page asks
+for a cap; whatever the browser does not take in time is skipped (see
+viewer.py), so the graph never waits for a page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from .observatory import InstanceView, Observatory
+from .pictures import frame_event
+from .viewer import Viewer
+
+log = logging.getLogger(__name__)
+
+STATS_SECONDS = 1.0
+BACKLOG_EVENTS = 200  # log lines a new page starts with
+MAX_FPS = 60.0
+
+
+def fps_cap(text: str | None) -> float | None:
+    """The ``fps`` query value: None (no cap) or a rate from 0.1 to MAX_FPS."""
+    if text in (None, "", "0"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"fps: expected a number, got {text!r}") from None
+    if not 0.1 <= value <= MAX_FPS:
+        raise web.HTTPBadRequest(text=f"fps: expected 0.1 to {MAX_FPS:g}, got {text}")
+    return value
+
+
+def _event(name: str, data: str) -> bytes:
+    return f"event: {name}\ndata: {data}\n\n".encode()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class LiveStream:
+    def __init__(self, observatory: Observatory, view: InstanceView, cap: float | None) -> None:
+        self.observatory = observatory
+        self.view = view
+        self.interval = 1 / cap if cap else 0.0
+        self.viewer = Viewer()
+        self.response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+        )
+        self._event_number = max(0, view.event_count - BACKLOG_EVENTS)
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        await self.response.prepare(request)
+        view, viewer = self.view, self.viewer
+        view.viewers.add(viewer)
+        for frame in view.latest.values():  # the page starts with a picture, if there is one
+            viewer.offer(frame)
+        loop = asyncio.get_running_loop()
+        next_stats = next_frame = loop.time()
+        try:
+            while not self.observatory.closing.is_set():
+                viewer.wake.clear()
+                await self._send_events()
+                now = loop.time()
+                if viewer.pending and now >= next_frame:
+                    await self._send_frames()
+                    next_frame = now + self.interval
+                if now >= next_stats:
+                    await self._send_stats()
+                    next_stats = now + STATS_SECONDS
+                deadline = min(next_stats, next_frame) if viewer.pending else next_stats
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(viewer.wake.wait(), max(0.0, deadline - loop.time()))
+        except ConnectionResetError:
+            pass  # the page went away
+        finally:
+            view.viewers.discard(viewer)
+        return self.response
+
+    async def _send_events(self) -> None:
+        for event in self.view.events_after(self._event_number):
+            await self.response.write(_event("log", _dumps(asdict(event))))
+            self._event_number = event.number
+
+    async def _send_frames(self) -> None:
+        for frame in self.viewer.take():
+            data = self.view.cached_event(frame)
+            if data is None:
+                try:
+                    data = await asyncio.to_thread(frame_event, frame)
+                except Exception as error:  # a frame the view cannot show: skip it, say so
+                    log.warning("web view, %s/%s: %s", frame.instance, frame.node, error)
+                    continue
+                self.view.cache_event(frame, data)
+            await self.response.write(_event("frame", data))
+
+    async def _send_stats(self) -> None:
+        stats = {
+            "running": self.view.running,
+            "topology": self.view.topology,
+            "nodes": self.view.nodes(),
+            "view": {"shown": self.viewer.shown, "skipped": self.viewer.skipped},
+        }
+        await self.response.write(_event("stats", _dumps(stats)))
