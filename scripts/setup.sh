@@ -34,3 +34,11 @@ fi
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt -e "modules/grpcExtension[video,onnx]" \
     -e simulator -r cloud-to-device-console-app/requirements.txt
 scripts/containers/setup.sh --optional
+
+# The web view's browser tests drive Debian's headless Chromium over the DevTools
+# protocol (tests/support/browser.py): no driver, nothing downloaded by the tests.
+if [[ ! -x /usr/lib/chromium/chromium ]]; then
+    if [[ $(id -u) -eq 0 ]]; then sudo=; else sudo=sudo; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
+fi

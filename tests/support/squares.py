@@ -36,9 +36,15 @@ def _squares(index: int, width: int, height: int) -> dict[str, tuple[int, int, i
     }
 
 
-def square_frames(width: int, height: int, count: int = FRAMES) -> Iterator[np.ndarray]:
+def square_frames(
+    width: int, height: int, count: int = FRAMES, texture: bool = False
+) -> Iterator[np.ndarray]:
+    """The clip; ``texture`` adds grain to the background (big JPEGs, same squares)."""
+    grain = np.random.default_rng(7).integers(-12, 13, (height, width, 3))
     for index in range(count):
         frame = np.full((height, width, 3), BACKGROUND, dtype=np.uint8)
+        if texture:
+            frame = (BACKGROUND + np.roll(grain, index * 3, axis=1)).astype(np.uint8)
         for tag, (left, top, side) in _squares(index, width, height).items():
             frame[top : top + side, left : left + side] = RED if tag == "red" else BLUE
         yield frame

@@ -23,9 +23,9 @@ TICKS_PER_FRAME = 90_000 // FPS
 PROCESSOR = "tests.support.squares:FindSquares"
 
 
-def squares_clip(folder: Path, frames: int = FRAMES) -> Path:
+def squares_clip(folder: Path, frames: int = FRAMES, texture: bool = False) -> Path:
     path = folder / "squares.mp4"
-    write_clip(path, square_frames(WIDTH, HEIGHT, frames), fps=FPS)
+    write_clip(path, square_frames(WIDTH, HEIGHT, frames, texture), fps=FPS)
     return path
 
 
@@ -35,10 +35,13 @@ def watched_graph(
     extension_address: str,
     playback: Playback | None = None,
     image_format: dict[str, str] | None = None,
+    frames: int = FRAMES,
+    activate: bool = True,
+    texture: bool = False,
     **parameters: str,
 ) -> Iterator[RunningSimulator]:
     """The simulator (web view on a free port) running the squares clip, looped in real time."""
-    clip = squares_clip(folder)
+    clip = squares_clip(folder, frames, texture)
     options: dict[str, Any] = {
         "playback": playback or Playback(loop=True, realtime=True),
         "web": WebOptions(port=0),
@@ -60,7 +63,8 @@ def watched_graph(
             ),
         )
         assert status == 201, payload
-        assert sim.invoke("GraphInstanceActivate", {"name": INSTANCE}) == (200, None)
+        if activate:
+            assert sim.invoke("GraphInstanceActivate", {"name": INSTANCE}) == (200, None)
         yield sim
 
 

@@ -1,0 +1,56 @@
+"""A page that stops reading never slows the graph: it skips view frames instead."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from lva_simulator.sources import Playback
+
+from tests.support.watched_graph import INSTANCE, watched_graph
+
+FRAMES = 300
+
+
+def stuck_viewer(port: int, token: str) -> socket.socket:
+    """Open the live stream and never read it (a tiny receive window fills at once)."""
+    viewer = socket.socket()
+    viewer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    viewer.connect(("127.0.0.1", port))
+    viewer.sendall(
+        f"GET /instances/{INSTANCE}/live?token={token} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n\r\n".encode()
+    )
+    return viewer
+
+
+def test_a_stuck_page_skips_frames_and_the_graph_runs_to_the_end(server, tmp_path):
+    as_fast_as_it_goes = Playback(loop=False, realtime=False)
+    with watched_graph(
+        tmp_path, server.address, as_fast_as_it_goes, frames=FRAMES, activate=False, texture=True
+    ) as sim:
+        web = sim.simulator.web
+        assert web is not None
+        viewer = stuck_viewer(web.port, web.options.token)
+        try:
+            view = sim.simulator.observatory.instance(INSTANCE)
+            deadline = time.monotonic() + 10
+            while not view.viewers and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert view.viewers, "the stream did not start"
+
+            assert sim.invoke("GraphInstanceActivate", {"name": INSTANCE}) == (200, None)
+            sim.wait_until_finished(INSTANCE, timeout=60)
+
+            node = next(n for n in view.nodes() if n["node"] == "grpcExtension")
+            assert node["acks"] == FRAMES  # every frame went through the graph
+            (page,) = view.viewers
+            # ...while the page's stream stalled on the full socket: it holds just
+            # the newest frame, and skipped the frames that came while it waited.
+            shown = page.shown
+            time.sleep(0.5)
+            assert page.shown == shown and len(page.pending) == 1
+            assert page.skipped > 0
+            assert page.shown + page.skipped + len(page.pending) == FRAMES
+        finally:
+            viewer.close()
