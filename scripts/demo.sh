@@ -67,7 +67,7 @@ echo "== the LVA + IoT Hub simulator; its camera is rtspsim, the extension is gr
 export CAMERA_USERNAME=viewer
 CAMERA_PASSWORD=$("$bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))')
 export CAMERA_PASSWORD
-LVA_SIMULATOR_CAMERA_PASSWORD=$CAMERA_PASSWORD "$bin/lva-simulator" serve --port 0 \
+LVA_SIMULATOR_CAMERA_PASSWORD=$CAMERA_PASSWORD "$bin/lva-simulator" serve --port 0 --web-port 0 \
     --state-dir "$out/simulator" --sink-output "$out/messages.jsonl" \
     --camera-media "$out/media" --camera-port 0 --camera-username "$CAMERA_USERNAME" \
     --module-address "grpcExtension=$EXTENSION_ADDRESS" --assets-dir "$out/assets" \
@@ -77,6 +77,8 @@ wait_for 30 "${pids[-1]}" "$out/simulator.log" "IoT Hub connection string:"
 touch "$out/messages.jsonl"
 IoThubConnectionString=$(cat "$out/simulator/connection-string.txt")
 echo "   ${IoThubConnectionString%%;*}"
+echo "   web view (frames, inferences, events; open it while the graph runs):"
+echo "   $(cat "$out/simulator/web-url.txt")"
 
 echo "== messages, as they arrive (one line each)"
 "$bin/lva-simulator" events --follow "$out/messages.jsonl" &

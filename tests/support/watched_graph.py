@@ -23,9 +23,14 @@ TICKS_PER_FRAME = 90_000 // FPS
 PROCESSOR = "tests.support.squares:FindSquares"
 
 
-def squares_clip(folder: Path, frames: int = FRAMES, texture: bool = False) -> Path:
+def squares_clip(
+    folder: Path,
+    frames: int = FRAMES,
+    texture: bool = False,
+    size: tuple[int, int] = (WIDTH, HEIGHT),
+) -> Path:
     path = folder / "squares.mp4"
-    write_clip(path, square_frames(WIDTH, HEIGHT, frames, texture), fps=FPS)
+    write_clip(path, square_frames(*size, frames, texture), fps=FPS)
     return path
 
 
@@ -38,10 +43,11 @@ def watched_graph(
     frames: int = FRAMES,
     activate: bool = True,
     texture: bool = False,
+    size: tuple[int, int] = (WIDTH, HEIGHT),
     **parameters: str,
 ) -> Iterator[RunningSimulator]:
     """The simulator (web view on a free port) running the squares clip, looped in real time."""
-    clip = squares_clip(folder, frames, texture)
+    clip = squares_clip(folder, frames, texture, size)
     options: dict[str, Any] = {
         "playback": playback or Playback(loop=True, realtime=True),
         "web": WebOptions(port=0),
@@ -56,8 +62,8 @@ def watched_graph(
                 rtspUrl=str(clip),
                 grpcExtensionAddress=f"tcp://{extension_address}",
                 extensionConfiguration=PROCESSOR,
-                frameWidth=str(WIDTH),
-                frameHeight=str(HEIGHT),
+                frameWidth=str(size[0]),
+                frameHeight=str(size[1]),
                 maximumSamplesPerSecond=str(FPS),
                 **parameters,
             ),

@@ -9,7 +9,7 @@ from lva_simulator.sources import Playback
 
 from tests.support.watched_graph import INSTANCE, watched_graph
 
-FRAMES = 300
+FRAMES = 150
 
 
 def stuck_viewer(port: int, token: str) -> socket.socket:
@@ -27,7 +27,13 @@ def stuck_viewer(port: int, token: str) -> socket.socket:
 def test_a_stuck_page_skips_frames_and_the_graph_runs_to_the_end(server, tmp_path):
     as_fast_as_it_goes = Playback(loop=False, realtime=False)
     with watched_graph(
-        tmp_path, server.address, as_fast_as_it_goes, frames=FRAMES, activate=False, texture=True
+        tmp_path,
+        server.address,
+        as_fast_as_it_goes,
+        frames=FRAMES,
+        activate=False,
+        texture=True,
+        size=(640, 480),  # big grainy JPEGs: the socket fills within the clip
     ) as sim:
         web = sim.simulator.web
         assert web is not None
@@ -52,5 +58,11 @@ def test_a_stuck_page_skips_frames_and_the_graph_runs_to_the_end(server, tmp_pat
             assert page.shown == shown and len(page.pending) == 1
             assert page.skipped > 0
             assert page.shown + page.skipped + len(page.pending) == FRAMES
+
+            viewer.close()  # the page goes away: its stream ends, nothing is kept for it
+            deadline = time.monotonic() + 10
+            while view.viewers and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not view.viewers
         finally:
             viewer.close()

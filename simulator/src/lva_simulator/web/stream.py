@@ -2,9 +2,10 @@
 
 Events: ``frame`` (a JPEG and its inferences, per node), ``log`` (a published
 event), ``stats`` (node counters and this view's own, every second). Frames
-go out at the rate they come, or at most ``fps`` a second when the page asks
-for a cap; whatever the browser does not take in time is skipped (see
-viewer.py), so the graph never waits for a page.
+go out at the rate they come (the camera's, at most MAX_FPS a second: more is
+more than a screen shows), or at most ``fps`` a second when the page asks for
+a cap; whatever the browser does not take in time is skipped (see viewer.py),
+so the graph never waits for a page.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class LiveStream:
     def __init__(self, observatory: Observatory, view: InstanceView, cap: float | None) -> None:
         self.observatory = observatory
         self.view = view
-        self.interval = 1 / cap if cap else 0.0
+        self.interval = 1 / (cap or MAX_FPS)
         self.viewer = Viewer()
         self.response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
@@ -83,8 +84,8 @@ class LiveStream:
                 deadline = min(next_stats, next_frame) if viewer.pending else next_stats
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(viewer.wake.wait(), max(0.0, deadline - loop.time()))
-        except ConnectionResetError:
-            pass  # the page went away
+        except ConnectionError:
+            pass  # the page went away (reset, or lost while we waited to write)
         finally:
             view.viewers.discard(viewer)
         return self.response
