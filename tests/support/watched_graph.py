@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lva_extension.sources import write_clip
+from lva_extension.client.clips import write_clip
 from lva_simulator.sources import Playback
 from lva_simulator.web import WebOptions
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from lva_extension.annotate import STYLE, box_pixels
-from lva_extension.sources import write_clip
+from lva_extension.client.annotate import STYLE, box_pixels
+from lva_extension.client.clips import write_clip
 from PIL import Image
 
 from tests.support.processes import run_command

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lva_extension.annotate import STYLE
-from lva_extension.sources import write_clip
+from lva_extension.client.annotate import STYLE
+from lva_extension.client.clips import write_clip
 from lva_simulator.observer import Recording
 
 from tests.support.browser import Browser, headless_chromium

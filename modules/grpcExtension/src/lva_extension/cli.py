@@ -98,7 +98,7 @@ def _send(args: argparse.Namespace) -> int:
 
     try:
         if args.annotate:
-            from .annotated_output import AnnotatedOutput
+            from .client.annotated_output import AnnotatedOutput
 
             output = AnnotatedOutput(args.annotate, options.timescale, options.nominal_fps)
         asyncio.run(run())

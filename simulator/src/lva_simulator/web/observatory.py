@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lva_extension.annotate import as_json
 from lva_extension.proto.inferencing_pb2 import Inference
 
 from ..observer import AnalyzedFrame, NodeSnapshot, Recording, SnapshotSource
+from .pictures import inference_json
 from .viewer import Viewer
 
 EVENTS_KEPT = 2000  # per instance, for the event log
@@ -142,7 +142,7 @@ class InstanceView:
                 "timestamp": timestamp,
                 "offset": (timestamp - start) / 90_000,
                 "node": node,
-                "inferences": as_json(inferences),
+                "inferences": inference_json(inferences),
             }
             for timestamp, node, inferences in self.results
             if start <= timestamp and (end is None or timestamp <= end)

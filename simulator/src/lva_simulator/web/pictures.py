@@ -1,6 +1,8 @@
-"""Frames for the browser: a JPEG and the inference JSON, as one server-sent event's data.
+"""Frames and inferences for the browser, in the style of ``lva-extension send --annotate``.
 
-Runs on a worker thread, only for frames a viewer is about to get. A JPG frame
+A frame goes to the page as a JPEG and its inference JSON in one server-sent
+event's data, made on a worker thread and only for frames a viewer is about
+to get. A JPG frame
 is sent as the extension got it; other formats are decoded the way the
 extension decodes them (so a lossy pixel format shows its loss) and encoded
 once more.
@@ -10,16 +12,29 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import simplejpeg
-from lva_extension.annotate import as_json
+from lva_extension.client.annotate import STYLE, as_json
 from lva_extension.frames import Encoding, decode
+from lva_extension.proto.inferencing_pb2 import Inference
 
 from ..observer import AnalyzedFrame, EncodedPicture, Picture
 
 JPEG_QUALITY = 85
 MAX_PIXELS = 8192 * 8192
+
+
+def inference_json(inferences: Sequence[Inference]) -> list[Mapping[str, Any]]:
+    """Inferences as the inference JSON the pages draw."""
+    return as_json(inferences)
+
+
+def style_json() -> dict[str, Any]:
+    """The drawing style of ``lva-extension send --annotate``, for the pages' draw.js."""
+    return STYLE.as_json()
 
 
 def rgb_of(picture: Picture) -> np.ndarray:
@@ -48,7 +63,7 @@ def frame_event(frame: AnalyzedFrame) -> str:
             "timestamp": frame.timestamp,
             "width": width,
             "height": height,
-            "inferences": as_json(frame.inferences),
+            "inferences": inference_json(frame.inferences),
             "jpeg": base64.b64encode(data).decode(),
         },
         separators=(",", ":"),

@@ -10,7 +10,7 @@ GET  /recordings                     what the sinks wrote
 GET  /recordings/{id}                a player, with the inferences of that interval
 GET  /recordings/{id}/video.mp4      the file (ranges, so the player can seek)
 GET  /recordings/{id}/inferences.json
-GET  /style.json                     the drawing style (lva_extension.annotate)
+GET  /style.json                     the drawing style (lva_extension.client.annotate)
 GET  /static/...                     the pages' scripts and styles
 """
 
@@ -24,9 +24,9 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
-from lva_extension.annotate import STYLE
 
 from .observatory import Observatory
+from .pictures import style_json
 from .stream import LiveStream, fps_cap
 
 # A direct method of the module, as the IoT hub front end calls it: (status, payload).
@@ -151,7 +151,7 @@ class Pages:
         return web.json_response(results)
 
     async def style(self, request: web.Request) -> web.Response:
-        return web.json_response(STYLE.as_json(), dumps=json.dumps)
+        return web.json_response(style_json(), dumps=json.dumps)
 
 
 def _topology_row(topology: dict[str, Any]) -> dict[str, Any]:

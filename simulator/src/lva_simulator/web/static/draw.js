@@ -1,4 +1,4 @@
-// Draws a frame's inferences on a canvas, in the style of lva_extension/annotate.py
+// Draws a frame's inferences on a canvas, in the style of lva_extension/client/annotate.py
 // (served as /style.json): the same colours per tag, sizes, labels and layout.
 "use strict";
 

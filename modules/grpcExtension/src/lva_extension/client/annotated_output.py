@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image
 
 from . import annotate
-from .client import FrameResult, TimedFrame
+from .extension_client import TimedFrame
+from .tracking import FrameResult
 
 JPEG_QUALITY = 90
 

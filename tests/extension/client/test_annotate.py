@@ -1,4 +1,4 @@
-"""lva_extension.annotate: what is drawn where, in which colour."""
+"""lva_extension.client.annotate: what is drawn where, in which colour."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from lva_extension import inferences
-from lva_extension.annotate import STYLE, box_pixels, draw, fnv1a_32, frame_label, label
+from lva_extension.client.annotate import STYLE, box_pixels, draw, fnv1a_32, frame_label, label
 
 GREY = 60
 

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .inferences import Inference, inference_to_json
+from ..inferences import Inference
+from .inference_json import inference_to_json
 
 TIMESCALE = 90_000  # the media timestamps LVA sends: 90 kHz
 
