@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -43,6 +44,7 @@ from tests.support.watched_graph import INSTANCE, watched_graph, web_url  # noqa
 RESULTS = ROOT / "bench" / "results"
 SIZE = (640, 480)
 SETUPS = ("no page", "page", "page, 10 fps")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def answers(sim: RunningSimulator) -> int:
@@ -63,6 +65,19 @@ def graph_fps(sim: RunningSimulator, seconds: float) -> tuple[float, float]:
     return count / (time.monotonic() - started), cpu_ms
 
 
+def browser_cpu_seconds(browser: Browser) -> float:
+    """CPU seconds used so far by Chromium's processes (its own process group)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # a process that ended meanwhile
+        if int(fields[2]) == browser.process.pid:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / TICKS
+
+
 def page_counts(browser: Browser) -> tuple[int, int]:
     view = browser.evaluate("({...document.getElementById('view-stats').dataset})")
     return int(view.get("shown", 0)), int(view.get("skipped", 0))
@@ -71,6 +86,7 @@ def page_counts(browser: Browser) -> tuple[int, int]:
 def throughput(sim: RunningSimulator, browser: Browser, rounds: int, seconds: float) -> dict:
     figures: dict[str, list[float]] = {setup: [] for setup in SETUPS}
     cpu: dict[str, list[float]] = {setup: [] for setup in SETUPS}
+    chromium: dict[str, list[float]] = {setup: [] for setup in SETUPS}
     page: dict[str, list[float]] = {setup: [] for setup in SETUPS[1:]}
     for round_number in range(rounds):
         for setup in SETUPS:
@@ -84,7 +100,11 @@ def throughput(sim: RunningSimulator, browser: Browser, rounds: int, seconds: fl
                 browser.wait_for("+document.getElementById('view-stats').dataset.shown > 0")
             time.sleep(1.0)  # settle
             shown_before = page_counts(browser) if setup != "no page" else (0, 0)
+            chromium_before, started = browser_cpu_seconds(browser), time.monotonic()
             fps, cpu_ms = graph_fps(sim, seconds)
+            chromium[setup].append(
+                (browser_cpu_seconds(browser) - chromium_before) / (time.monotonic() - started)
+            )
             figures[setup].append(fps)
             cpu[setup].append(cpu_ms)
             if setup != "no page":
@@ -93,7 +113,8 @@ def throughput(sim: RunningSimulator, browser: Browser, rounds: int, seconds: fl
                 page[setup].append((shown - shown_before[0]) / (seconds + 1.1))
             print(
                 f"round {round_number + 1}, {setup:>13}: graph {fps:6.1f} fps,"
-                f" simulator {cpu_ms:.2f} CPU ms per frame",
+                f" simulator {cpu_ms:.2f} CPU ms per frame,"
+                f" Chromium {chromium[setup][-1]:.2f} CPU s per s",
                 flush=True,
             )
     base = statistics.median(figures["no page"])
@@ -104,6 +125,7 @@ def throughput(sim: RunningSimulator, browser: Browser, rounds: int, seconds: fl
             "graph_fps": round(median, 1),
             "ratio": round(median / base, 3) if base else None,
             "simulator_cpu_ms_per_frame": round(statistics.median(cpu[setup]), 2),
+            "chromium_cpu_seconds_per_second": round(statistics.median(chromium[setup]), 2),
             "rounds": [round(f, 1) for f in figures[setup]],
         }
         if setup in page:
@@ -164,7 +186,8 @@ def main() -> int:
         page = f", the page shows {figure['page_fps']} fps" if "page_fps" in figure else ""
         print(
             f"  {setup:>13}: {figure['graph_fps']:6.1f} fps (x{figure['ratio']}),"
-            f" simulator {figure['simulator_cpu_ms_per_frame']} CPU ms per frame{page}"
+            f" simulator {figure['simulator_cpu_ms_per_frame']} CPU ms per frame,"
+            f" Chromium {figure['chromium_cpu_seconds_per_second']} CPU s per s{page}"
         )
     print(
         f"real time at 15 fps with the page open: {camera['frames_in']} frames in,"

@@ -1,7 +1,9 @@
 """The live stream of one instance page: server-sent events.
 
-Events: ``frame`` (a JPEG and its inferences, per node), ``log`` (a published
-event), ``stats`` (node counters and this view's own, every second). Frames
+Events: ``frame`` (a JPEG and its inferences, per node), ``log`` (the events
+published since the last one, at most four times a second: a graph running
+flat out publishes more than a page can lay out one by one), ``stats`` (node
+counters and this view's own, every second). Frames
 go out at the rate they come (the camera's, at most MAX_FPS a second: more is
 more than a screen shows), or at most ``fps`` a second when the page asks for
 a cap; whatever the browser does not take in time is skipped (see viewer.py),
@@ -26,6 +28,7 @@ from .viewer import Viewer
 log = logging.getLogger(__name__)
 
 STATS_SECONDS = 1.0
+LOG_SECONDS = 0.25
 BACKLOG_EVENTS = 200  # log lines a new page starts with
 MAX_FPS = 60.0
 
@@ -63,25 +66,31 @@ class LiveStream:
         self._event_number = max(0, view.event_count - BACKLOG_EVENTS)
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
-        await self.response.prepare(request)
         view, viewer = self.view, self.viewer
         view.viewers.add(viewer)
         for frame in view.latest.values():  # the page starts with a picture, if there is one
             viewer.offer(frame)
         loop = asyncio.get_running_loop()
-        next_stats = next_frame = loop.time()
+        next_stats = next_frame = next_log = loop.time()
         try:
+            await self.response.prepare(request)
             while not self.observatory.closing.is_set():
                 viewer.wake.clear()
-                await self._send_events()
                 now = loop.time()
+                if now >= next_log and view.event_count > self._event_number:
+                    await self._send_events()
+                    next_log = now + LOG_SECONDS
                 if viewer.pending and now >= next_frame:
                     await self._send_frames()
                     next_frame = now + self.interval
                 if now >= next_stats:
                     await self._send_stats()
                     next_stats = now + STATS_SECONDS
-                deadline = min(next_stats, next_frame) if viewer.pending else next_stats
+                deadline = next_stats
+                if viewer.pending:
+                    deadline = min(deadline, next_frame)
+                if view.event_count > self._event_number:
+                    deadline = min(deadline, next_log)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(viewer.wake.wait(), max(0.0, deadline - loop.time()))
         except ConnectionError:
@@ -91,9 +100,10 @@ class LiveStream:
         return self.response
 
     async def _send_events(self) -> None:
-        for event in self.view.events_after(self._event_number):
-            await self.response.write(_event("log", _dumps(asdict(event))))
-            self._event_number = event.number
+        events = self.view.events_after(self._event_number)
+        self._event_number = self.view.event_count
+        if events:
+            await self.response.write(_event("log", _dumps([asdict(e) for e in events])))
 
     async def _send_frames(self) -> None:
         for frame in self.viewer.take():

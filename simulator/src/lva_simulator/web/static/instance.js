@@ -98,7 +98,7 @@
     view.dataset.skipped = stats.view.skipped;
   }
 
-  function showEvent(event) {
+  function eventRow(event) {
     const row = document.createElement("tr");
     row.className = `kind-${event.kind}`;
     row.dataset.kind = event.kind;
@@ -109,13 +109,22 @@
     body.append(code);
     row.title = event.time;
     row.append(cell(event.number), cell(event.kind), cell(event.type), cell(event.subject.replace(/^\/graphInstances\/[^/]+/, "")), body);
-    logBody.prepend(row);
+    return row;
+  }
+
+  function showEvents(events) {
+    // Newest first, in one change of the page; only the newest MAX_LOG_ROWS stay.
+    const rows = events.slice(-MAX_LOG_ROWS).reverse().map(eventRow);
+    logBody.prepend(...rows);
     while (logBody.rows.length > MAX_LOG_ROWS) logBody.deleteRow(-1);
     countEvents();
   }
 
   function countEvents() {
-    const visible = [...logBody.rows].filter((row) => row.offsetParent !== null).length;
+    const hidden = new Set(
+      [...document.querySelectorAll("#log-filter input[name=kind]")].filter((b) => !b.checked).map((b) => b.value),
+    );
+    const visible = [...logBody.rows].filter((row) => !hidden.has(row.dataset.kind)).length;
     document.getElementById("log-count").textContent = `${visible} shown of ${logBody.rows.length}`;
   }
 
@@ -134,7 +143,7 @@
     source = new EventSource(`/instances/${encodeURIComponent(name)}/live?fps=${cap}`);
     source.addEventListener("frame", (e) => showFrame(JSON.parse(e.data)));
     source.addEventListener("stats", (e) => showStats(JSON.parse(e.data)));
-    source.addEventListener("log", (e) => showEvent(JSON.parse(e.data)));
+    source.addEventListener("log", (e) => showEvents(JSON.parse(e.data)));
     source.addEventListener("error", () => {
       document.getElementById("view-stats").textContent = "connection lost; retrying…";
     });
