@@ -3,21 +3,24 @@
     .venv/bin/python bench/web_view.py              # about two and a half minutes
     .venv/bin/python bench/web_view.py --seconds 5  # shorter rounds
 
-The squares clip (640x480, textured) runs looped as fast as the graph takes it
-(``--fast`` playback) through a real extension server (its own process, the
-squares processor) into the simulator, which runs in this process with its
-web view. Each round measures the gRPC extension node's answers per second
-over the same span, in three set-ups, in turn:
+The InferencingWithGrpcExtension sample (motion detection on every frame, the
+frames that move padded to 640x640 and sent through shared memory to a real
+extension server in its own process with the squares processor, a signal
+gate recording an asset) runs in this process, with its web view, on the
+squares clip (640x480, textured), looped as fast as the graph takes it
+(``--fast`` playback). Each round measures the gRPC extension node's answers
+per second over the same span, in three set-ups, in turn:
 
 - no page: nobody watches;
-- page: headless Chromium shows the instance page, every frame it can take;
+- page: headless Chromium shows the instance page, every frame it can take
+  (two nodes' frames: motion detection's and the extension's);
 - page, 10 fps: the same page with its frame cap at 10.
 
 Rounds alternate the set-ups so that the machine's other load falls on all
 of them alike; the medians are printed with their ratio to "no page", and
-the page's own frames shown and skipped. A second part plays the clip in
-real time (15 fps, as a camera) with the page open and counts the frames the
-graph dropped. Figures go to bench/results/web_view.json.
+the page's own frames shown and skipped. A second part serves the clip from
+the simulator's RTSP camera in real time (15 fps) with the page open and counts
+the frames the graph dropped. Figures go to bench/results/web_view.json.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from lva_simulator.graph.observer import NodeStats
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lva_simulator.sources import Playback  # noqa: E402
-
 from tests.support.browser import Browser, headless_chromium  # noqa: E402
 from tests.support.processes import server_process  # noqa: E402
+from tests.support.sample_edge import EXTENSION  # noqa: E402
 from tests.support.simulator import RunningSimulator  # noqa: E402
 from tests.support.watched_graph import INSTANCE, watched_graph, web_url  # noqa: E402
 
@@ -47,13 +51,16 @@ SETUPS = ("no page", "page", "page, 10 fps")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def answers(sim: RunningSimulator) -> int:
-    async def count() -> int:
-        view = sim.simulator.observatory.instance(INSTANCE)
-        node = next(n for n in view.nodes() if n["node"] == "grpcExtension")
-        return int(node["acks"] or 0)
+def extension_stats(sim: RunningSimulator) -> NodeStats:
+    async def read() -> NodeStats:
+        stats = sim.simulator.module.runs[INSTANCE].stats()
+        return next(s for s in stats if s.node == "grpcExtension")
 
-    return sim.call(count())
+    return sim.call(read())
+
+
+def answers(sim: RunningSimulator) -> int:
+    return extension_stats(sim).acks
 
 
 def graph_fps(sim: RunningSimulator, seconds: float) -> tuple[float, float]:
@@ -135,22 +142,17 @@ def throughput(sim: RunningSimulator, browser: Browser, rounds: int, seconds: fl
 
 def realtime(address: str, folder: Path, seconds: float) -> dict:
     with (
-        watched_graph(folder, address, Playback(loop=True, realtime=True), size=SIZE) as sim,
+        watched_graph(folder, address, size=SIZE) as sim,  # the camera, in real time
         headless_chromium() as browser,
     ):
         browser.open(web_url(sim, f"/instances/{INSTANCE}"))
         browser.wait_for("+document.getElementById('view-stats').dataset.shown > 0")
         time.sleep(seconds)
-
-        async def snapshot() -> dict:
-            view = sim.simulator.observatory.instance(INSTANCE)
-            return next(n for n in view.nodes() if n["node"] == "grpcExtension")
-
-        node = sim.call(snapshot())
+        node = extension_stats(sim)
         shown, skipped = page_counts(browser)
     return {
-        "frames_in": node["frames_in"],
-        "dropped": node["dropped"],
+        "frames_in": node.frames_in,
+        "dropped": node.dropped,
         "page_shown": shown,
         "page_skipped": skipped,
     }
@@ -162,17 +164,25 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
 
-    env = {"PYTHONPATH": str(ROOT)}  # the extension loads tests.support.squares by dotted path
+    env = {
+        "PYTHONPATH": str(ROOT),  # the extension loads tests.support.squares by dotted path
+        "authUsername": EXTENSION[0],
+        "authPassword": EXTENSION[1],
+    }
     with (
         server_process(env=env) as extension,
         tempfile.TemporaryDirectory(prefix="bench-web-") as folder,
     ):
         for part in ("fast", "realtime"):
             (Path(folder) / part).mkdir()
-        fast = Playback(loop=True, realtime=False)
         with (
             watched_graph(
-                Path(folder) / "fast", extension.address, fast, size=SIZE, texture=True
+                Path(folder) / "fast",
+                extension.address,
+                camera=False,
+                fast=True,
+                size=SIZE,
+                texture=True,
             ) as sim,
             headless_chromium() as browser,
         ):

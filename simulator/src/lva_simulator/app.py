@@ -19,11 +19,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .camera import CameraProcess
 from .graph.events import EventOutputs, MessageWriter, Publisher
 from .graph.node import Playback, RunOptions
-from .graph.observer import GraphObserver, NullObserver
+from .graph.observer import GraphObserver, NullObserver, watching
 from .graph.plan import GraphPlan
 from .graph.recordings import Recording
 from .graph.runner import Environment, GraphRun
@@ -32,7 +33,7 @@ from .iothub.connection_string import DEFAULT_POLICY, HubConnectionString, load_
 from .iothub.hub import HubServer
 from .module.methods import LvaModule
 from .module.store import Store
-from .web import Observatory, WebOptions, WebView
+from .web import WebOptions, WebView
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,14 @@ class Simulator:
     def __init__(self, options: SimulatorOptions) -> None:
         self.options = options
         self.writer = MessageWriter(options.sink_output)
-        publisher = Publisher(self.writer, options.event_outputs, options.observer)
+        self.web: WebView | None = None
+        observer = options.observer
+        if options.web is not None:
+            self.web = WebView(
+                options.web, options.state_dir / "web", self.recordings, self._invoke
+            )
+            observer = watching(observer, self.web.observatory)
+        publisher = Publisher(self.writer, options.event_outputs, observer)
         run_options = RunOptions(
             options.playback,
             options.assets_dir or options.state_dir / "assets",
@@ -103,15 +111,23 @@ class Simulator:
         self.hub: HubServer | None = None
         self.camera: CameraProcess | None = None
         self.connection_string: HubConnectionString | None = None
-        self.observatory = Observatory()
-        self.web: WebView | None = None
 
     def _make_run(self, plan: GraphPlan) -> GraphRun:
         return GraphRun(plan, self.environment)
 
+    async def _invoke(self, method: str, payload: Any) -> tuple[int, Any]:
+        return await self.module.invoke(method, payload)
+
     def recordings(self) -> list[Recording]:
-        """Every recording the sinks have made since the simulator started."""
+        """Every recording the sinks have made since the simulator started, and first those
+        the sinks of the stored instances had left on disk before (files, no media times)."""
         return self.environment.recordings.list()
+
+    def _find_earlier_recordings(self) -> None:
+        found = [r for plan in self.module.plans() for r in self._make_run(plan).on_disk()]
+        self.environment.recordings.restore(found)
+        if found:
+            log.info("recordings on disk from before this start: %d", len(found))
 
     @property
     def certificate(self) -> Path:
@@ -171,17 +187,17 @@ class Simulator:
             self.connection_string_file,
             cert,
         )
-        if options.web is not None:
-            self.web = WebView(options.web, self.observatory, self.module.invoke)
+        self._find_earlier_recordings()
+        if self.web is not None:
             url = await self.web.start()
             _write_whole(self.web_url_file, url, mode=0o600)  # the link holds the access token
         await self.module.restore()
 
     async def stop(self) -> None:
-        if self.web is not None:
+        await self.module.shutdown()
+        if self.web is not None:  # after the graphs: their last recordings go on its shelf
             await self.web.stop()
             self.web_url_file.unlink(missing_ok=True)
-        await self.module.shutdown()
         if self.hub is not None:
             await self.hub.stop()
         if self.camera is not None:

@@ -1,9 +1,10 @@
 """The simulator's web view: graphs, live annotated frames, events and recordings.
 
-The graphs publish into an :class:`Observatory` (the ``GraphObserver`` of
-``lva_simulator.observer``); :class:`WebView` serves what it holds on its own
-port, behind an access token (access.py). Pages are Jinja2 templates; the
-browser side is plain JavaScript and CSS in ``static/``, no build step.
+The graphs tell an :class:`Observatory` (a ``GraphObserver`` of
+``lva_simulator.graph.observer``) what they do; :class:`WebView` serves what it
+holds on its own port, behind an access token (access.py), with the
+recordings the simulator lists. Pages are Jinja2 templates; the browser side
+is plain JavaScript and CSS in ``static/``, no build step.
 """
 
 from .observatory import Observatory

@@ -1,32 +1,37 @@
-"""The web view's side of the observer seam: what the graphs published, kept for the pages.
+"""The web view's side of the observer seam: what the graphs tell it, kept for the pages.
 
-:class:`Observatory` is the :class:`~lva_simulator.observer.GraphObserver` the
-simulator hands its graphs. Per graph instance it keeps the latest analyzed
-frame of each node, a bounded log of published events, the recent inference
-results (for recordings' timelines) and where to get node counters; beside
-that, the recordings the sinks wrote. Each call from the graph is a few
-assignments: frames are passed on to viewers as references, and encoded
-for the browser only when a viewer takes them.
+:class:`Observatory` is a :class:`~lva_simulator.graph.observer.GraphObserver`.
+Per graph instance it keeps the latest analyzed frame of each node, the
+latest node stats, a bounded log of published events and, for the current
+run, the inference events by media time; when a sink finishes a recorded
+file, the inference events of that file's interval go to the shelf
+(shelf.py), where the recording's page finds them, also after a restart.
+Each call from the graph is a few assignments: frames are passed on to
+viewers as references, and encoded for the browser only when a viewer takes
+them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import itertools
+import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from lva_extension.proto.inferencing_pb2 import Inference
-
-from ..observer import AnalyzedFrame, NodeSnapshot, Recording, SnapshotSource
-from .pictures import inference_json
+from ..graph.media import ticks
+from ..graph.observer import AnalyzedFrame, NodeStats
+from ..graph.recordings import RecordedFile, Recording
+from .shelf import Result, Shelf
 from .viewer import Viewer
 
+log = logging.getLogger(__name__)
+
 EVENTS_KEPT = 2000  # per instance, for the event log
-RESULTS_KEPT = 36_000  # per instance: 20 minutes at 30 results a second, for recordings
-RATE_SECONDS = 0.5  # shortest span an fps figure is measured over
+RESULTS_KEPT = 36_000  # per run: 20 minutes at 30 inference events a second
+SETTLE_SECONDS = 2.0  # a file's last inference events may come just after it is closed
 _KINDS = {"Analytics": "inference", "Operational": "operational", "Diagnostics": "diagnostic"}
 
 
@@ -39,6 +44,13 @@ class LoggedEvent:
     time: str
     output: str
     body: Mapping[str, Any]
+
+
+def instance_of(message: Mapping[str, Any]) -> str | None:
+    """The instance a message is about: ``/graphInstances/{instance}/...`` in its subject."""
+    subject = str((message.get("applicationProperties") or {}).get("subject", ""))
+    parts = subject.split("/")
+    return parts[2] if len(parts) > 2 and parts[1] == "graphInstances" else None
 
 
 def logged(number: int, message: Mapping[str, Any]) -> LoggedEvent:
@@ -66,38 +78,39 @@ class InstanceView:
         self.topology = ""
         self.running = False
         self.latest: dict[str, AnalyzedFrame] = {}
+        self.stats: list[NodeStats] = []
         self.events: deque[LoggedEvent] = deque(maxlen=EVENTS_KEPT)
         self.event_count = 0
-        self.results: deque[tuple[int, str, Sequence[Inference]]] = deque(maxlen=RESULTS_KEPT)
+        # The current run's inference events: (timestamp on the 90 kHz clock, node, inferences).
+        self.results: deque[Result] = deque(maxlen=RESULTS_KEPT)
         self.viewers: set[Viewer] = set()
-        self._stats: SnapshotSource | None = None
-        self._final: list[NodeSnapshot] = []
-        self._rates: dict[str, tuple[float, int, float]] = {}  # node: (when, frames_out, fps)
         self._sized: dict[str, tuple[AnalyzedFrame, str]] = {}  # node: its latest frame's event
 
     # --- from the graph ---
 
-    def started(self, topology: str, stats: SnapshotSource) -> None:
-        self.topology, self.running, self._stats = topology, True, stats
-        self._final, self._rates = [], {}
+    def started(self, topology: str) -> None:
+        # A new run: a new media clock, so new results (a pending snapshot keeps the old).
+        self.topology, self.running = topology, True
+        self.latest, self.stats, self._sized = {}, [], {}
+        self.results = deque(maxlen=RESULTS_KEPT)
         self.wake_viewers()
 
     def stopped(self) -> None:
-        if self._stats is not None:
-            self._final = list(self._stats())
-        self.running, self._stats = False, None
+        self.running = False
         self.wake_viewers()
 
     def frame(self, frame: AnalyzedFrame) -> None:
         self.latest[frame.node] = frame
-        if frame.inferences:
-            self.results.append((frame.timestamp, frame.node, frame.inferences))
         for viewer in self.viewers:
             viewer.offer(frame)
 
-    def event(self, message: Mapping[str, Any]) -> None:
-        self.event_count += 1
-        self.events.append(logged(self.event_count, message))
+    def event(self, logged_event: LoggedEvent) -> None:
+        self.events.append(logged_event)
+        self.event_count = logged_event.number
+        body = logged_event.body
+        if logged_event.type == "Inference" and isinstance(body.get("timestamp"), int):
+            node = logged_event.subject.rsplit("/", 1)[-1]
+            self.results.append((body["timestamp"], node, list(body.get("inferences") or [])))
         self.wake_viewers()
 
     def wake_viewers(self) -> None:
@@ -105,22 +118,6 @@ class InstanceView:
             viewer.wake.set()
 
     # --- for the pages ---
-
-    def nodes(self) -> list[dict[str, Any]]:
-        """Each node's counters, with its output rate in frames per second."""
-        snapshots = list(self._stats()) if self._stats is not None else self._final
-        now = time.monotonic()
-        out = []
-        for snapshot in snapshots:
-            when, frames, fps = self._rates.get(snapshot.node, (now, snapshot.frames_out, 0.0))
-            if not self.running:
-                fps = 0.0
-            elif now - when >= RATE_SECONDS:
-                fps = (snapshot.frames_out - frames) / (now - when)
-                when, frames = now, snapshot.frames_out
-            self._rates[snapshot.node] = (when, frames, fps)
-            out.append({**asdict(snapshot), "fps": round(fps, 1)})
-        return out
 
     def events_after(self, number: int) -> list[LoggedEvent]:
         """The kept events numbered above ``number``, oldest first."""
@@ -136,27 +133,17 @@ class InstanceView:
     def cache_event(self, frame: AnalyzedFrame, data: str) -> None:
         self._sized[frame.node] = (frame, data)
 
-    def results_between(self, start: int, end: int | None) -> list[dict[str, Any]]:
-        return [
-            {
-                "timestamp": timestamp,
-                "offset": (timestamp - start) / 90_000,
-                "node": node,
-                "inferences": inference_json(inferences),
-            }
-            for timestamp, node, inferences in self.results
-            if start <= timestamp and (end is None or timestamp <= end)
-        ]
-
 
 class Observatory:
-    """The observer the graphs publish into, and what the web view reads."""
+    """The observer the graphs tell, and what the web view reads."""
 
-    def __init__(self) -> None:
+    def __init__(self, shelf: Shelf) -> None:
+        self.shelf = shelf
         self.instances: dict[str, InstanceView] = {}
-        self.recordings: dict[str, Recording] = {}
-        self._recording_ids: dict[str, str] = {}  # path: id
         self.closing = asyncio.Event()
+        # Files finished a moment ago, whose inference events go to the shelf soon.
+        self._pending: dict[int, tuple[asyncio.TimerHandle, RecordedFile, Sequence[Result]]] = {}
+        self._numbers = itertools.count()
 
     def instance(self, name: str) -> InstanceView:
         view = self.instances.get(name)
@@ -166,28 +153,51 @@ class Observatory:
 
     # --- GraphObserver ---
 
-    def instance_started(self, instance: str, topology: str, stats: SnapshotSource) -> None:
-        self.instance(instance).started(topology, stats)
+    def instance_started(self, instance: str, topology: str) -> None:
+        self.instance(instance).started(topology)
 
     def instance_stopped(self, instance: str) -> None:
         self.instance(instance).stopped()
 
+    def published(self, message: dict[str, Any]) -> None:
+        name = instance_of(message)
+        if name is not None:
+            view = self.instance(name)
+            view.event(logged(view.event_count + 1, message))
+
     def frame_analyzed(self, frame: AnalyzedFrame) -> None:
         self.instance(frame.instance).frame(frame)
 
-    def event_published(self, instance: str, message: Mapping[str, Any]) -> None:
-        self.instance(instance).event(message)
+    def node_stats(self, stats: Sequence[NodeStats]) -> None:
+        if stats:
+            self.instance(stats[0].instance).stats = list(stats)
 
-    def recording_written(self, recording: Recording) -> None:
-        # The same file again (a sink that grew it): one entry, updated.
-        key = str(recording.path)
-        number = self._recording_ids.setdefault(key, str(len(self._recording_ids) + 1))
-        self.recordings[number] = recording
+    def recording_written(self, recording: Recording, file: RecordedFile) -> None:
+        # Later, so that the answers for the file's last frames are in too; the run's
+        # results are taken now (a new run starts a new deque, on a new media clock).
+        results = self.instance(recording.instance).results
+        number = next(self._numbers)
+        handle = asyncio.get_running_loop().call_later(SETTLE_SECONDS, self._snapshot, number)
+        self._pending[number] = (handle, file, results)
+
+    def _snapshot(self, number: int) -> None:
+        handle, file, results = self._pending.pop(number)
+        handle.cancel()
+        if file.media_start is None or file.media_end is None:
+            return
+        start, end = ticks(file.media_start), ticks(file.media_end)
+        inside = [r for r in results if start <= r[0] <= end]
+        try:
+            self.shelf.put(file.path, start, end, inside)
+        except OSError as error:
+            log.warning("web view: cannot keep the inferences of %s: %s", file.path, error)
 
     # --- the web view's life ---
 
     def close(self) -> None:
-        """End every viewer's stream (the web view stops)."""
+        """Keep what is pending, end every viewer's stream (the web view stops)."""
+        for number in list(self._pending):
+            self._snapshot(number)
         self.closing.set()
         for view in self.instances.values():
             view.wake_viewers()

@@ -6,10 +6,10 @@ POST /instances/{name}/deactivate    the GraphInstanceDeactivate direct method
 GET  /instances/{name}               the live page of one instance
 GET  /instances/{name}/live          its server-sent events (?fps= caps the frames)
 GET  /instances/{name}/log.json      its kept events (?kind=operational&kind=...)
-GET  /recordings                     what the sinks wrote
-GET  /recordings/{id}                a player, with the inferences of that interval
-GET  /recordings/{id}/video.mp4      the file (ranges, so the player can seek)
-GET  /recordings/{id}/inferences.json
+GET  /recordings                     what the sinks wrote, one entry per MP4 file
+GET  /recordings/{key}               a player, with the inference events of that interval
+GET  /recordings/{key}/video.mp4     the file (ranges, so the player can seek)
+GET  /recordings/{key}/inferences.json
 GET  /style.json                     the drawing style (lva_extension.client.annotate)
 GET  /static/...                     the pages' scripts and styles
 """
@@ -25,6 +25,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from .catalogue import Catalogue
 from .observatory import Observatory
 from .pictures import style_json
 from .stream import LiveStream, fps_cap
@@ -37,11 +38,13 @@ STATIC = HERE / "static"
 API_VERSION = "2.0"
 ACTIONS = {"activate": "GraphInstanceActivate", "deactivate": "GraphInstanceDeactivate"}
 EVENT_KINDS = ("inference", "operational", "diagnostic")
+RECENT_RECORDINGS = 20  # listed on an instance's page
 
 
 class Pages:
-    def __init__(self, observatory: Observatory, invoke: Invoke) -> None:
+    def __init__(self, observatory: Observatory, catalogue: Catalogue, invoke: Invoke) -> None:
         self.observatory = observatory
+        self.catalogue = catalogue
         self.invoke = invoke
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -57,9 +60,9 @@ class Pages:
             web.get("/instances/{name}/live", self.live),
             web.get("/instances/{name}/log.json", self.log),
             web.get("/recordings", self.recordings),
-            web.get("/recordings/{id}", self.recording),
-            web.get("/recordings/{id}/video.mp4", self.video),
-            web.get("/recordings/{id}/inferences.json", self.recording_inferences),
+            web.get("/recordings/{key}", self.recording),
+            web.get("/recordings/{key}/video.mp4", self.video),
+            web.get("/recordings/{key}/inferences.json", self.recording_inferences),
             web.get("/style.json", self.style),
             web.static("/static", STATIC),
         ]
@@ -83,7 +86,7 @@ class Pages:
             "overview.html",
             topologies=[_topology_row(t) for t in topologies["value"]],
             instances=[_instance_row(i) for i in instances["value"]],
-            recordings=len(self.observatory.recordings),
+            recordings=len(self.catalogue.entries()),
         )
 
     async def act(self, request: web.Request) -> web.Response:
@@ -100,21 +103,17 @@ class Pages:
         status, found = await self._call("GraphInstanceGet", name=name)
         if status != 200:
             return self._not_found(f"graph instance {name!r}")
-        recordings = [
-            (number, recording)
-            for number, recording in self.observatory.recordings.items()
-            if recording.instance == name
-        ]
-        return self._page(
-            "instance.html",
-            instance=_instance_row(found),
-            kinds=EVENT_KINDS,
-            recordings=recordings,
-        )
+        return self._page("instance.html", instance=_instance_row(found), kinds=EVENT_KINDS)
 
     async def live(self, request: web.Request) -> web.StreamResponse:
-        view = self.observatory.instance(request.match_info["name"])
-        stream = LiveStream(self.observatory, view, fps_cap(request.query.get("fps")))
+        name = request.match_info["name"]
+        view = self.observatory.instance(name)
+        stream = LiveStream(
+            self.observatory,
+            view,
+            fps_cap(request.query.get("fps")),
+            lambda: [e.summary() for e in self.catalogue.entries(name)[:RECENT_RECORDINGS]],
+        )
         return await stream.serve(request)
 
     async def log(self, request: web.Request) -> web.Response:
@@ -126,29 +125,28 @@ class Pages:
     # --- recordings ---
 
     async def recordings(self, request: web.Request) -> web.Response:
-        items = sorted(self.observatory.recordings.items(), key=lambda item: -int(item[0]))
-        return self._page("recordings.html", recordings=items)
+        return self._page("recordings.html", entries=self.catalogue.entries())
 
     async def recording(self, request: web.Request) -> web.Response:
-        number = request.match_info["id"]
-        recording = self.observatory.recordings.get(number)
-        if recording is None:
-            return self._not_found(f"recording {number}")
-        return self._page("recording.html", number=number, recording=recording)
+        key = request.match_info["key"]
+        entry = self.catalogue.find(key)
+        if entry is None:
+            return self._not_found(f"recording {key}")
+        timeline = self.catalogue.timeline(entry)
+        return self._page("recording.html", entry=entry, kept=timeline is not None)
 
     async def video(self, request: web.Request) -> web.StreamResponse:
-        recording = self.observatory.recordings.get(request.match_info["id"])
-        if recording is None or not recording.path.is_file():
+        entry = self.catalogue.find(request.match_info["key"])
+        if entry is None or entry.state != "playable":
             raise web.HTTPNotFound()
-        return web.FileResponse(recording.path, headers={"Content-Type": "video/mp4"})
+        return web.FileResponse(entry.file.path, headers={"Content-Type": "video/mp4"})
 
     async def recording_inferences(self, request: web.Request) -> web.Response:
-        recording = self.observatory.recordings.get(request.match_info["id"])
-        if recording is None:
+        entry = self.catalogue.find(request.match_info["key"])
+        if entry is None:
             raise web.HTTPNotFound()
-        view = self.observatory.instances.get(recording.instance)
-        results = view.results_between(recording.media_start, recording.media_end) if view else []
-        return web.json_response(results)
+        timeline = self.catalogue.timeline(entry)
+        return web.json_response(timeline.results if timeline else [])
 
     async def style(self, request: web.Request) -> web.Response:
         return web.json_response(style_json(), dumps=json.dumps)

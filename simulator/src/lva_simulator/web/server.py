@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 
 from . import access
+from .catalogue import Catalogue, RecordingList
 from .observatory import Observatory
 from .routes import Invoke, Pages
+from .shelf import Shelf
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +33,21 @@ class WebOptions:
 
 
 class WebView:
-    def __init__(self, options: WebOptions, observatory: Observatory, invoke: Invoke) -> None:
+    def __init__(
+        self, options: WebOptions, folder: Path, recordings: RecordingList, invoke: Invoke
+    ) -> None:
+        """``folder``: the view's own files; ``recordings``: the simulator's list of them."""
         self.options = options
-        self.observatory = observatory
+        self.shelf = Shelf(folder / "timelines")
+        self.observatory = Observatory(self.shelf)  # the graphs' observer
+        self.catalogue = Catalogue(recordings, self.shelf)
         self.invoke = invoke
         self.port = 0
         self._runner: web.AppRunner | None = None
 
     def application(self) -> web.Application:
         app = web.Application(middlewares=[access.guard(self.options.token)])
-        app.add_routes(Pages(self.observatory, self.invoke).routes())
+        app.add_routes(Pages(self.observatory, self.catalogue, self.invoke).routes())
         app.on_response_prepare.append(access.on_prepare(self.options.token))
         app.on_shutdown.append(self._close_streams)
         return app
@@ -49,6 +57,7 @@ class WebView:
 
     async def start(self) -> str:
         """Serve; returns the link with the token."""
+        self.shelf.tidy()
         self._runner = web.AppRunner(
             self.application(), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
         )

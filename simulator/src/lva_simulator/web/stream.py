@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -55,9 +56,16 @@ def _dumps(value: Any) -> str:
 
 
 class LiveStream:
-    def __init__(self, observatory: Observatory, view: InstanceView, cap: float | None) -> None:
+    def __init__(
+        self,
+        observatory: Observatory,
+        view: InstanceView,
+        cap: float | None,
+        recordings: Callable[[], list[dict[str, Any]]],
+    ) -> None:
         self.observatory = observatory
         self.view = view
+        self.recordings = recordings
         self.interval = 1 / (cap or MAX_FPS)
         self.viewer = Viewer()
         self.response = web.StreamResponse(
@@ -121,7 +129,8 @@ class LiveStream:
         stats = {
             "running": self.view.running,
             "topology": self.view.topology,
-            "nodes": self.view.nodes(),
+            "nodes": [asdict(s) for s in self.view.stats],
+            "recordings": self.recordings(),
             "view": {"shown": self.viewer.shown, "skipped": self.viewer.skipped},
         }
         await self.response.write(_event("stats", _dumps(stats)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..observer import AnalyzedFrame
+from ..graph.observer import AnalyzedFrame
 
 
 class Viewer:

@@ -27,11 +27,12 @@
     return entry;
   }
 
-  function describe(inference) {
+  function describe(inference, origin) {
     const item = document.createElement("li");
     const kind = inference.type;
     const value = inference[kind] || {};
     item.dataset.type = kind;
+    item.dataset.origin = origin;
     if (value.tag) {
       item.dataset.tag = value.tag.value;
       item.dataset.confidence = value.tag.confidence;
@@ -41,9 +42,11 @@
       for (const key of ["l", "t", "w", "h"]) item.dataset[key] = box[key];
     }
     const text = LvaDraw.label(inference) || kind;
+    const from = origin === "upstream" ? " (from upstream)" : "";
+    const at = (v) => Number(v).toFixed(3);
     item.textContent = box
-      ? `${kind}: ${text} at l=${box.l} t=${box.t} w=${box.w} h=${box.h}`
-      : `${kind}: ${text}`;
+      ? `${kind}: ${text} at l=${at(box.l)} t=${at(box.t)} w=${at(box.w)} h=${at(box.h)}${from}`
+      : `${kind}: ${text}${from}`;
     return item;
   }
 
@@ -61,11 +64,15 @@
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
     ctx.drawImage(bitmap, 0, 0, frame.width, frame.height);
     bitmap.close();
-    LvaDraw.draw(ctx, frame.width, frame.height, frame.inferences, frame.sequence, frame.timestamp);
+    // What came from upstream (motion regions before an extension) under the node's own.
+    const all = [...frame.upstream, ...frame.inferences];
+    LvaDraw.draw(ctx, frame.width, frame.height, all, frame.sequence, frame.timestamp);
     canvas.dataset.sequence = frame.sequence;
     canvas.dataset.timestamp = frame.timestamp;
     entry.caption.textContent = `${frame.node}: #${frame.sequence}, ${LvaDraw.frameLabel(null, frame.timestamp)}`;
-    entry.list.replaceChildren(...frame.inferences.map(describe));
+    const items = frame.inferences.map((i) => describe(i, "own"));
+    items.push(...frame.upstream.map((i) => describe(i, "upstream")));
+    entry.list.replaceChildren(...items);
   }
 
   function cell(text) {
@@ -82,20 +89,38 @@
       const row = document.createElement("tr");
       row.dataset.node = n.node;
       const ms = (v) => (v === null ? "" : v.toFixed(1));
-      row.title = n.kind;
+      row.title = n.last_error ? `${n.type}; last error: ${n.last_error}` : n.type;
+      const state = cell(n.state);
+      state.className = `node-state node-state-${n.state}`;
       row.append(
         cell(n.node), cell(n.frames_in), cell(n.frames_out),
         cell(n.fps.toFixed(1)), cell(n.dropped), cell(n.acks), cell(n.errors),
-        cell(ms(n.latency_p50_ms)), cell(ms(n.latency_p99_ms)), cell(n.detail ? `${n.state}: ${n.detail}` : n.state),
+        cell(ms(n.latency_p50_ms)), cell(ms(n.latency_p99_ms)), state,
       );
       for (const [key, value] of Object.entries(n)) row.dataset[key.replace(/_(.)/g, (_, c) => c.toUpperCase())] = value ?? "";
       return row;
     });
     document.querySelector("#stats tbody").replaceChildren(...rows);
+    showRecordings(stats.recordings);
     const view = document.getElementById("view-stats");
     view.textContent = `this page: ${stats.view.shown} frames shown, ${stats.view.skipped} skipped`;
     view.dataset.shown = stats.view.shown;
     view.dataset.skipped = stats.view.skipped;
+  }
+
+  function showRecordings(recordings) {
+    const list = document.getElementById("instance-recordings");
+    document.getElementById("no-recordings").hidden = recordings.length > 0;
+    list.replaceChildren(...recordings.map((r) => {
+      const item = document.createElement("li");
+      item.dataset.key = r.key;
+      item.dataset.state = r.state;
+      const link = document.createElement("a");
+      link.href = `/recordings/${r.key}`;
+      link.textContent = r.name;
+      item.append(link, ` (${r.sink}, ${r.state})`);
+      return item;
+    }));
   }
 
   function eventRow(event) {

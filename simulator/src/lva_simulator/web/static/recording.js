@@ -56,8 +56,10 @@
       });
       timeline.append(mark);
     }
-    document.getElementById("timeline-note").textContent =
-      `${results.length} inference result(s) in this recording's interval`;
+    if (results.length || !document.getElementById("timeline-note").textContent.trim()) {
+      document.getElementById("timeline-note").textContent =
+        `${results.length} inference event(s) in this file's interval`;
+    }
   }
 
   function render() {
@@ -92,7 +94,7 @@
 
   async function start() {
     await LvaDraw.load();
-    const response = await fetch(`/recordings/${root.dataset.id}/inferences.json`);
+    const response = await fetch(`/recordings/${root.dataset.key}/inferences.json`);
     results = (await response.json()).sort((a, b) => a.offset - b.offset);
     const ready = () => {
       overlay.width = video.videoWidth;
