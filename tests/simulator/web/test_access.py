@@ -70,6 +70,9 @@ def test_the_printed_link_opens_the_page_and_sets_the_cookie(web, tmp_path):
     session = {"Cookie": f"lva_simulator_token={web.options.token}"}
     assert fetch(base(web) + "/static/draw.js", headers=session)[0] == 200
     assert fetch(base(web) + "/instances/nope", headers=session)[0] == 404
+    assert fetch(base(web) + "/instances/nope/live", headers=session)[0] == 404
+    assert fetch(base(web) + "/recordings/0123456789abcdef", headers=session)[0] == 404
+    assert fetch(base(web) + "/recordings/0123456789abcdef/video.mp4", headers=session)[0] == 404
 
 
 def test_buttons_answer_only_the_page_itself(web):

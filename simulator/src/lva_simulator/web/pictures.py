@@ -80,6 +80,7 @@ def frame_event(frame: AnalyzedFrame) -> str:
     return json.dumps(
         {
             "node": frame.node,
+            "sent": isinstance(frame.image, EncodedImage),  # what an extension sent
             "sequence": frame.sequence,
             "timestamp": ticks(frame.time),
             "width": width,

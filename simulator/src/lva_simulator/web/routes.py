@@ -107,6 +107,8 @@ class Pages:
 
     async def live(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
+        if (await self._call("GraphInstanceGet", name=name))[0] != 200:
+            raise web.HTTPNotFound(text=f"no graph instance {name!r}")
         view = self.observatory.instance(name)
         stream = LiveStream(
             self.observatory,

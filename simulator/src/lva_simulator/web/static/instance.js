@@ -9,7 +9,7 @@
   const MAX_LOG_ROWS = 500;
   let source = null;
 
-  function figureFor(node) {
+  function figureFor(node, sent) {
     let entry = figures.get(node);
     if (entry) return entry;
     document.getElementById("no-frames").hidden = true;
@@ -21,7 +21,11 @@
     const list = document.createElement("ul");
     list.className = "inferences";
     figure.append(caption, canvas, list);
-    document.getElementById("frames").append(figure);
+    // What the model saw first: an extension's frames before motion detection's.
+    figure.classList.toggle("sent", sent);
+    const frames = document.getElementById("frames");
+    if (sent) frames.querySelector("figure:not(.sent)")?.before(figure);
+    if (!figure.isConnected) frames.append(figure);
     entry = { figure, canvas, caption, list, latest: 0 };
     figures.set(node, entry);
     return entry;
@@ -51,7 +55,7 @@
   }
 
   async function showFrame(frame) {
-    const entry = figureFor(frame.node);
+    const entry = figureFor(frame.node, frame.sent);
     const ticket = ++entry.latest;
     const bytes = Uint8Array.from(atob(frame.jpeg), (c) => c.charCodeAt(0));
     const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
