@@ -107,6 +107,13 @@ def near(pixel, colour, tolerance=12) -> bool:
     return bool(np.abs(np.array(pixel, float) - colour).max() <= tolerance)
 
 
+def overlap(inner: dict, outer: dict) -> float:
+    """How much of box ``inner`` lies inside box ``outer`` (0 to 1)."""
+    width = min(inner["l"] + inner["w"], outer["l"] + outer["w"]) - max(inner["l"], outer["l"])
+    height = min(inner["t"] + inner["h"], outer["t"] + outer["h"]) - max(inner["t"], outer["t"])
+    return max(0.0, width) * max(0.0, height) / (inner["w"] * inner["h"])
+
+
 def matching_clip_frame(boxes: dict[str, list[float]]) -> int | None:
     """The frame of the clip whose squares are where these boxes (of the sent frame) say."""
     for index in range(FRAMES):
@@ -141,6 +148,8 @@ def test_live_page_draws_boxes_where_the_inferences_say(edge, browser: Browser):
     assert regions and all(i["origin"] == "upstream" for i in regions)
     top, bottom = SOURCE_AREA[1], SOURCE_AREA[1] + SOURCE_AREA[3]
     assert all(top - 1e-6 <= i["t"] and i["t"] + i["h"] <= bottom + 1e-6 for i in regions)
+    for square in entities:  # each moving square lies in a region that moved
+        assert max(overlap(square, region) for region in regions) > 0.8, (square, regions)
     # Motion detection's own frame (the camera's, not padded) with its regions outlined.
     motion = browser.wait_for(
         f"(() => {{ const f = {READ_FRAME}('motionDetection');"
@@ -150,8 +159,20 @@ def test_live_page_draws_boxes_where_the_inferences_say(edge, browser: Browser):
     motion_colour = tuple(int(STYLE.motion_colour[i : i + 2], 16) for i in (1, 3, 5))
     assert any(near(i["edge"], motion_colour, 40) for i in motion["items"]), motion["items"]
 
-    if os.environ.get("LVA_WEB_SCREENSHOT"):
-        browser.wait_for("document.querySelectorAll('#log tr.kind-operational').length > 0")
+    if os.environ.get("LVA_WEB_SCREENSHOT"):  # once the gate has recorded, and the stats move
+        browser.wait_for("!!document.querySelector('#instance-recordings li[data-state=playable]')")
+        browser.wait_for(
+            "document.querySelector('#stats tr[data-node=signalGateProcessor]').dataset.state"
+            " === 'open'"
+        )
+        browser.wait_for(
+            "+document.querySelector('#stats tr[data-node=grpcExtension]').dataset.fps > 10"
+        )
+        browser.wait_for(
+            f"(() => {{ const f = {READ_FRAME}('grpcExtension');"
+            " return f && f.items.filter((i) => i.type === 'entity').length === 2; })()"
+        )
+        browser.evaluate("window.scrollTo(0, 0)")
         shot = Path(os.environ["LVA_WEB_SCREENSHOT"])
         browser.screenshot(shot)
         # A small file for the docs: a page of flat colours loses little in 64 of them.
@@ -287,11 +308,13 @@ def test_overview_buttons_deactivate_and_activate(edge, browser: Browser):
     row = f"document.querySelector('#instances tr[data-name={INSTANCE}]')"
     assert browser.evaluate(f"{row}.querySelector('.state').textContent") == "Active"
     browser.evaluate(f"{row}.querySelector('button[data-action=deactivate]').click()")
-    browser.wait_for(f"{row} && {row}.querySelector('.state').textContent === 'Inactive'")
+    # The page reloads: its buttons work once its script has run (the document is complete).
+    loaded = "document.readyState === 'complete'"
+    browser.wait_for(f"{loaded} && {row}.querySelector('.state').textContent === 'Inactive'")
     state = edge.sim.invoke("GraphInstanceGet", {"name": INSTANCE})[1]["properties"]["state"]
     assert state == "Inactive"
     browser.evaluate(f"{row}.querySelector('button[data-action=activate]').click()")
-    browser.wait_for(f"{row} && {row}.querySelector('.state').textContent === 'Active'")
+    browser.wait_for(f"{loaded} && {row}.querySelector('.state').textContent === 'Active'")
 
 
 def test_recordings_survive_a_restart_with_their_inferences(edge, browser: Browser):
