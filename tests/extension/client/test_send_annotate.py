@@ -80,6 +80,10 @@ def check_outlines(picture: np.ndarray, boxes: dict[str, dict[str, float]], inde
     line = STYLE.line_px(height)
     for tag, box in boxes.items():
         x0, y0, x1, y1 = box_pixels(box, width, height)
+        # There, the clip has the square (to the pixels a 320x240 inference can tell).
+        known = known_boxes(index, width, height)[tag]
+        corners = (known[0] * width, known[1] * height, (known[0] + known[2]) * width - 1)
+        assert np.allclose((x0, y0, x1), corners, atol=2.5), (index, tag, (x0, y0, x1), corners)
         colour = STYLE.tag_colour(tag)
         middle = (y0 + y1) // 2
         # The middle of the outline, which lies inside the box: whole colour there
@@ -90,6 +94,8 @@ def check_outlines(picture: np.ndarray, boxes: dict[str, dict[str, float]], inde
         assert distance(bottom_edge, colour) < 30, (index, tag, bottom_edge.mean(axis=0))
         inside = picture[middle - 3 : middle + 3, x0 + 2 * line + 2 : x0 + 2 * line + 8]
         assert distance(inside, RED if tag == "red" else BLUE) < 30, (index, tag)
+        outside = picture[middle - 3 : middle + 3, x0 - 6 : x0 - 3]  # left of the outline
+        assert distance(outside, colour) > 60, (index, tag, outside.mean(axis=(0, 1)))
     corner = picture[height // 2 - 5 : height // 2 + 5, 5:15]  # no square ever goes there
     assert distance(corner, (BACKGROUND,) * 3) < 20
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lva_extension.client.annotate import STYLE
+from lva_extension.client.annotate import STYLE, box_pixels
 from PIL import Image
 
 from tests.support.browser import Browser, headless_chromium
@@ -137,7 +137,10 @@ def test_live_page_draws_boxes_where_the_inferences_say(edge, browser: Browser):
     boxes = {i["tag"]: [i[k] for k in "ltwh"] for i in entities}
     assert matching_clip_frame(boxes) is not None, boxes
     for item in entities:
-        # ...and the page drew each outline there, in the tag's colour, over the square.
+        # ...and the page drew each outline there (its pixels are annotate.py's), in the
+        # tag's colour, over the square.
+        corners = browser.evaluate(f"LvaDraw.boxPixels({json.dumps(item)}, {SENT}, {SENT})")
+        assert tuple(corners) == box_pixels(item, SENT, SENT)
         colour = STYLE.tag_colour(item["tag"])
         assert near(item["outline"], colour), item
         assert not near(item["inside"], colour, 60) and not near(item["outside"], colour, 60)
