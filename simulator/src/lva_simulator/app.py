@@ -142,6 +142,13 @@ class Simulator:
         return self.options.state_dir / "web-url.txt"
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:  # a port in use, a camera that cannot start: undo the rest
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         options = self.options
         state = options.state_dir
         state.mkdir(parents=True, exist_ok=True)

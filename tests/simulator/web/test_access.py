@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.error
 import urllib.request
 
@@ -88,3 +89,17 @@ def test_the_link_is_written_for_scripts_and_kept_private(simulator, web):
     link = simulator.web_url_file
     assert link.read_text().strip() == web.url
     assert link.stat().st_mode & 0o077 == 0
+
+
+def test_a_web_port_in_use_stops_the_start_with_a_clear_message(web, tmp_path):
+    from lva_simulator.app import Simulator, SimulatorOptions
+
+    options = SimulatorOptions(port=0, state_dir=tmp_path, web=WebOptions(port=web.port))
+
+    async def start() -> None:
+        await Simulator(options).start()
+
+    with pytest.raises(OSError, match=rf"web view: cannot listen on 127.0.0.1:{web.port} .*"):
+        asyncio.run(start())
+    # What had started is stopped again: the hub's connection string is gone.
+    assert not (tmp_path / "connection-string.txt").exists()

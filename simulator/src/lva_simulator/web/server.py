@@ -63,7 +63,14 @@ class WebView:
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            await self.stop()
+            raise OSError(
+                f"web view: cannot listen on {self.options.host}:{self.options.port}"
+                f" ({error.strerror or error}); choose --web-port (0: any free port) or --no-web"
+            ) from None
         self.port = int(self._runner.addresses[0][1])
         log.info("web view on http://%s:%d/", self._host, self.port)
         return self.url
