@@ -31,7 +31,7 @@ ROOTS = {
 LAYERS = [
     {"proto"},
     {"errors", "logs", "contract", "metrics"},
-    {"inferences", "settings", "telemetry"},
+    {"inferences", "settings", "telemetry", "files"},
     {"frames"},
     {"transports", "processors"},
     {"stream", "client"},

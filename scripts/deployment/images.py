@@ -3,6 +3,7 @@ own modules, read from `modules/<folder>/module.json`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from .expand import expand_document
 from .jsonfile import read_json
 
 PLACEHOLDER_PREFIX = "MODULES."
+MODULE_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,12 @@ class ImageResolver:
         return module.tag(platform, self._variables.get("CONTAINER_TAG", ""))
 
     def _module(self, placeholder: str, folder: str) -> ModuleImage:
+        if not MODULE_FOLDER.match(folder):
+            # Only a folder of modules/: never an absolute path or one that climbs out.
+            raise DeploymentError(
+                f"${{{placeholder}}}: a module is named by its folder under"
+                f" {self._modules_dir.name}/ (letters, digits, '_' and '-'), got {folder!r}"
+            )
         if folder not in self._loaded:
             module_json = self._modules_dir / folder / "module.json"
             if not folder or not module_json.is_file():

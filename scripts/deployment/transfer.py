@@ -82,10 +82,14 @@ def _as_object(create_options: Any, module: str) -> dict[str, Any]:
     if isinstance(create_options, str):
         try:
             parsed = json.loads(create_options or "{}")
-        except json.JSONDecodeError as error:
+        except RecursionError:
             raise DeploymentError(
-                f"createOptions of module {module} is a string that is not JSON: {error}"
-            ) from error
+                f"createOptions of module {module} is a string that nests too deeply"
+            ) from None
+        except ValueError as error:  # not JSON, or an integer of thousands of digits
+            raise DeploymentError(
+                f"createOptions of module {module} is a string that is not JSON: {str(error)[:200]}"
+            ) from None
         if isinstance(parsed, dict):
             return parsed
     raise DeploymentError(f"createOptions of module {module} is not a JSON object")

@@ -7,6 +7,7 @@ these tests read what it printed, as a user does, and look at the image with pod
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -72,7 +73,8 @@ def test_image_keeps_dockerfile_health_check_user_and_entrypoint() -> None:
 def test_smoke_test_fails_an_image_that_runs_as_root(tmp_path: Path) -> None:
     build_images()
     (tmp_path / "Containerfile").write_text(f"FROM {EXTENSION_IMAGE}\nUSER 0:0\n")
-    image = "localhost/lva-smoke-test-as-root:test"
+    # Named per test run: concurrent runs on one machine must not see each other's containers.
+    image = f"localhost/lva-smoke-test-as-root:{os.getpid()}"
     built = podman("build", "--pull=never", "--format", "docker", "-t", image, str(tmp_path))
     assert built.returncode == 0, built.stderr
     try:

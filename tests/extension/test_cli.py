@@ -100,11 +100,11 @@ def test_send_names_a_missing_video(serve, tmp_path):
         ),
         (
             ["--default-processor", '{"processor": "onnx"}'],
-            "defaultProcessor: processor 'onnx' options: model: expected the path",
+            "defaultProcessor: processor 'onnx' options: model: expected the name of an .onnx file",
         ),
         (
             ["--default-processor", '{"processor": "onnx", "model": "/nonexistent/m.onnx"}'],
-            "defaultProcessor: model: cannot open /nonexistent/m.onnx",
+            "defaultProcessor: model: '/nonexistent/m.onnx' not found in the model directory",
         ),
         (["--grpc-binding", "tcp://127.0.0.1:{busy}"], "grpcBinding: cannot listen on 127.0.0.1:"),
     ],

@@ -13,7 +13,7 @@ import pickle
 
 import pytest
 from lva_extension.frames import FrameFormat
-from lva_extension.processors import ProcessorSpec, known_processors
+from lva_extension.processors import LoadingRules, ProcessorSpec, known_processors
 from lva_extension.processors.registry import resolve_processor_class
 from lva_extension.stream import processes
 
@@ -31,6 +31,7 @@ FACES = {
     ],
     "lva_extension.processors": [
         "Frame",
+        "LoadingRules",
         "Processor",
         "ProcessorSpec",
         "create_processor",
@@ -53,6 +54,7 @@ FACES = {
     ],
     "lva_extension.transports": [
         "EmbeddedTransport",
+        "SharedMemoryLimits",
         "SharedMemoryTransport",
         "Transport",
         "open_transport",
@@ -84,7 +86,7 @@ def test_processor_authors_import_from_the_package_and_from_processors_base():
 @pytest.mark.parametrize("name", ["colorIntensity", "motion", "onnx"])
 def test_every_built_in_processor_resolves_by_name(name):
     assert name in known_processors()
-    assert resolve_processor_class(name, allow_paths=False).__name__
+    assert resolve_processor_class(name, LoadingRules()).__name__
 
 
 def test_processing_process_entry_points_pickle_by_their_module_path():

@@ -19,9 +19,11 @@ from lva_extension.stream.conversation import Conversation, ServerResources
 from lva_extension.stream.limits import ByteBudget, StreamSlots
 from lva_extension.telemetry import Telemetry
 
+from tests.support.servers import TEST_PROCESSORS
+
 
 def resources(executor: ThreadPoolExecutor, **overrides: Any) -> ServerResources:
-    settings = replace(Settings(), **overrides)
+    settings = replace(Settings(), **{**TEST_PROCESSORS, **overrides})
     return ServerResources(
         settings,
         executor,

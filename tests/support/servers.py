@@ -12,10 +12,13 @@ from lva_extension.settings import Settings
 
 from tests.support.loop_thread import LoopThread
 
+# The tests' own processors (tests.support.processors) are loaded by dotted path.
+TEST_PROCESSORS = {"allow_processor_paths": True, "allowed_processor_modules": "tests."}
+
 
 def loopback_settings(**overrides: Any) -> Settings:
-    """The defaults, on a free loopback port, with ``overrides``."""
-    return replace(Settings(grpc_binding="tcp://127.0.0.1:0"), **overrides)
+    """The defaults, on a free loopback port, with the test processors allowed and ``overrides``."""
+    return replace(Settings(grpc_binding="tcp://127.0.0.1:0"), **{**TEST_PROCESSORS, **overrides})
 
 
 class RunningServer:

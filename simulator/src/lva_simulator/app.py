@@ -151,7 +151,9 @@ class Simulator:
     async def _start(self) -> None:
         options = self.options
         state = options.state_dir
-        state.mkdir(parents=True, exist_ok=True)
+        # It holds the hub's key and graph credentials: only its owner may look in.
+        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        state.chmod(0o700)
         key = load_or_create_key(state / "hub-key.txt")
         public_host = options.public_address.rpartition(":")[0].strip("[]")
         names = sorted(
@@ -183,7 +185,8 @@ class Simulator:
         self.hub.identity = self.connection_string = HubConnectionString(
             options.public_address or f"{host}:{port}", DEFAULT_POLICY, key
         )
-        _write_whole(self.connection_string_file, str(self.connection_string))
+        # It holds the iothubowner key: readable by its owner only.
+        _write_whole(self.connection_string_file, str(self.connection_string), mode=0o600)
         log.info(
             "IoT hub on https://%s:%d, device %s, module %s; connection string in %s,"
             " certificate (for REQUESTS_CA_BUNDLE) %s",
@@ -235,7 +238,8 @@ async def run(options: SimulatorOptions, announce: bool = True) -> None:
 def _write_whole(path: Path, text: str, mode: int = 0o644) -> None:
     # Written whole, then renamed: a reader waiting for the file never sees half of it.
     partial = path.with_suffix(".tmp")
-    partial.unlink(missing_ok=True)
-    partial.touch(mode=mode)
-    partial.write_text(f"{text}\n")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)  # also when an older run left the file behind with other bits
+    with os.fdopen(fd, "w") as out:
+        out.write(f"{text}\n")
     partial.replace(path)

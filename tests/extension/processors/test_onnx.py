@@ -27,8 +27,9 @@ import onnx
 import pytest
 from lva_extension.client import ClientOptions, ExtensionCallError, StreamFormat
 from lva_extension.errors import InvalidArgument
+from lva_extension.files import FileRoom
 from lva_extension.frames.resize import fit
-from lva_extension.processors import ProcessorSpec, create_processor
+from lva_extension.processors import LoadingRules, ProcessorSpec, create_processor
 from lva_extension.processors.base import Frame
 from lva_extension.processors.onnx import OnnxProcessor
 from lva_extension.processors.onnx.decoders import YoloDecoder, class_nms
@@ -159,10 +160,18 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
+def model_dir(models: dict[str, str]) -> str:
+    return str(Path(models["classifier"]).parent)
+
+
 @pytest.fixture(scope="module")
-def servers() -> Iterator[dict[int, RunningServer]]:
+def servers(models) -> Iterator[dict[int, RunningServer]]:
     """A server per batch size, shared by this module's tests."""
-    with running_server(batch_size=1) as one, running_server(batch_size=4) as four:
+    folder = model_dir(models)
+    with (
+        running_server(batch_size=1, model_dir=folder) as one,
+        running_server(batch_size=4, model_dir=folder) as four,
+    ):
         yield {1: one, 4: four}
 
 
@@ -308,7 +317,7 @@ def test_detector_through_the_server(servers, models, batch_size, shared_memory,
 
 def test_options_from_the_default_processor_setting(start_server, models):
     default = json.dumps({"processor": "onnx", "model": models["classifier"], "labels": LABELS})
-    running = start_server(default_processor=default)
+    running = start_server(default_processor=default, model_dir=model_dir(models))
     frames = [solid(COLOURS[0])]
 
     plain, _ = run_client(ClientOptions(running.address, StreamFormat(width=64, height=48)), frames)
@@ -328,8 +337,8 @@ def test_options_from_the_default_processor_setting(start_server, models):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"model": "/nonexistent/model.onnx"}, "cannot open /nonexistent/model.onnx"),
-        ({"model": "garbage"}, "cannot load"),
+        ({"model": "nonexistent.onnx"}, "'nonexistent.onnx' not found in the model directory"),
+        ({"model": "garbage"}, "cannot load .*: not an ONNX model"),
         ({"model": "flat"}, r"expected an image tensor .* got shape \['N', 10\]"),
         ({"model": "classifier", "layout": "NHWC"}, "the channel dimension must be 3, got 32"),
         (
@@ -345,9 +354,12 @@ def test_options_from_the_default_processor_setting(start_server, models):
         ),
         ({"model": "classifier", "iouThreshold": 0.5}, "applies to the yolo decoder"),
         ({"model": "classifier", "modle": "x"}, "unknown option"),
-        ({"model": "classifier", "labelsFile": "/nonexistent/labels"}, "cannot read"),
+        (
+            {"model": "classifier", "labelsFile": "/nonexistent/labels"},
+            "labelsFile: '/nonexistent/labels' not found in the model directory",
+        ),
         ({"model": "classifier", "resize": "crop"}, "resize: expected one of stretch, letterbox"),
-        ({}, "model: expected the path"),
+        ({}, "model: expected the name of an .onnx file in the model directory"),
     ],
 )
 def test_bad_configurations_end_the_stream_at_its_start(servers, models, options, message):
@@ -357,7 +369,7 @@ def test_bad_configurations_end_the_stream_at_its_start(servers, models, options
 
     outcome = raw_call(servers[1].address, [descriptor(configuration=configuration)])
 
-    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert outcome.code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
     assert not outcome.responses  # no descriptor back: the stream ends at its start
     assert re.search(message, outcome.details), outcome.details
 
@@ -366,9 +378,9 @@ def test_the_client_sees_the_reason(servers):
     options = ClientOptions(
         servers[1].address, extension_configuration='{"processor": "onnx", "model": "/no.onnx"}'
     )
-    with pytest.raises(ExtensionCallError, match=r"cannot open /no\.onnx") as raised:
+    with pytest.raises(ExtensionCallError, match=r"'/no\.onnx' not found in the model") as raised:
         run_client(options, [solid((0, 0, 0), 416, 416)])
-    assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.code == grpc.StatusCode.NOT_FOUND
 
 
 # --- in-process: layouts, batching, sessions --------------------------------------
@@ -388,7 +400,9 @@ class CountingSession:
 
 
 def onnx_processor(**options) -> OnnxProcessor:
-    processor = create_processor(ProcessorSpec("onnx", options))
+    """The processor for these options, with the folder of its model as the model directory."""
+    room = FileRoom(str(Path(options["model"]).parent), 1 << 30, 60)
+    processor = create_processor(ProcessorSpec("onnx", options), LoadingRules(models=room))
     assert isinstance(processor, OnnxProcessor)
     return processor
 

@@ -8,7 +8,12 @@ from lva_extension import Frame
 from lva_extension.client import StreamFormat
 from lva_extension.errors import InvalidArgument
 from lva_extension.frames import decode, encode
-from lva_extension.processors import ProcessorSpec, create_processor, parse_configuration
+from lva_extension.processors import (
+    LoadingRules,
+    ProcessorSpec,
+    create_processor,
+    parse_configuration,
+)
 from lva_extension.processors.color_intensity import ColorIntensity, channel_sums, mean_luma
 
 from tests.support.processors import ChannelMeans
@@ -49,19 +54,28 @@ def test_malformed_configuration(configuration, message):
         parse_configuration(configuration, "colorIntensity")
 
 
+TESTS = LoadingRules(allow_paths=True, allowed_modules=("tests",))
+
+
 def test_processors_by_name_path_and_options():
-    assert isinstance(create_processor(ProcessorSpec("colorIntensity")), ColorIntensity)
+    assert isinstance(create_processor(ProcessorSpec("colorIntensity"), TESTS), ColorIntensity)
     assert isinstance(
-        create_processor(ProcessorSpec("tests.support.processors:ChannelMeans")), ChannelMeans
+        create_processor(ProcessorSpec("tests.support.processors:ChannelMeans"), TESTS),
+        ChannelMeans,
     )
-    assert create_processor(ProcessorSpec("colorIntensity", {"threshold": 60})).threshold == 60
+    options = ProcessorSpec("colorIntensity", {"threshold": 60})
+    assert create_processor(options, LoadingRules()).threshold == 60
 
 
-def test_dotted_paths_can_be_switched_off():
-    with pytest.raises(
-        InvalidArgument, match=r"unknown processor 'tests\.support\.processors:Channel"
-    ):
-        create_processor(ProcessorSpec("tests.support.processors:ChannelMeans"), allow_paths=False)
+def test_dotted_paths_are_off_unless_the_operator_allows_them():
+    spec = ProcessorSpec("tests.support.processors:ChannelMeans")
+    with pytest.raises(InvalidArgument, match=r"is not allowed: this server loads no dotted"):
+        create_processor(spec, LoadingRules())
+    with pytest.raises(InvalidArgument, match=r"may name modules under my_models"):
+        create_processor(spec, LoadingRules(True, ("my_models",)))
+    # The operator's defaultProcessor is loaded whatever the rules.
+    trusted = LoadingRules(trusted=frozenset({spec.name}))
+    assert isinstance(create_processor(spec, trusted), ChannelMeans)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +88,7 @@ def test_dotted_paths_can_be_switched_off():
 )
 def test_bad_processor_requests(spec, message):
     with pytest.raises(InvalidArgument, match=message):
-        create_processor(spec)
+        create_processor(spec, LoadingRules())
 
 
 @pytest.mark.parametrize(

@@ -87,8 +87,9 @@ def test_no_more_than_max_in_flight_samples_are_read_while_processing_waits():
 
     read_while_blocked = asyncio.run(scenario())
 
-    # The descriptor, three samples in flight, and the one the reader waits to admit.
-    assert read_while_blocked == 1 + 3 + 1
+    # The descriptor and the three samples in flight: a place in the window is
+    # taken before a message is read, so none waits in memory to be admitted.
+    assert read_while_blocked == 1 + 3
     assert sorted(client.acks) == list(range(2, 12))
 
 
@@ -136,7 +137,9 @@ def test_the_default_in_flight_window_is_sixteen_samples():
         await conversation
         return read_while_blocked
 
-    assert asyncio.run(scenario()) == 1 + 16 + 1
+    # The descriptor and sixteen samples: a place in the window is taken before a
+    # message is read, so none waits in memory to be admitted.
+    assert asyncio.run(scenario()) == 1 + 16
     assert sorted(client.acks) == list(range(2, 40))
 
 
@@ -184,8 +187,9 @@ def test_streams_never_hold_more_embedded_bytes_than_max_held_mib_together():
     read_while_blocked = asyncio.run(scenario(budget))
 
     assert budget.peak <= 1024 * 1024
-    assert budget.peak == 2 * len(frame)  # the budget was used, not just respected
-    # Four descriptors, the two frames held, and one waiting read per stream.
-    assert read_while_blocked == 4 + 2 + 4
+    assert budget.peak >= 2 * len(frame)  # the budget was used, not just respected
+    # Four descriptors and the two frames held: a stream reserves a message's bytes
+    # before it reads one, so no read waits in memory for room.
+    assert read_while_blocked == 4 + 2
     assert all(sorted(c.acks) == list(range(2, 12)) for c in clients)
     assert budget.held == 0

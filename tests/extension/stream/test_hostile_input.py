@@ -132,7 +132,7 @@ CASES = {
         "not a Processor subclass",
     ),
     "processor path that does not exist": (
-        lambda shm: [descriptor(configuration="no.such.module:Thing")],
+        lambda shm: [descriptor(configuration="tests.no_such_module:Thing")],
         INVALID,
         "cannot be loaded",
     ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 import urllib.request
 
 import grpc
@@ -41,7 +42,10 @@ def test_one_stream_too_many_gets_resource_exhausted(start_server):
     assert outcomes.count("served") == 3
     assert len(refused) == 1
     assert refused[0].startswith("RESOURCE_EXHAUSTED: this server serves at most 3 streams")
-    # The slots are free again once those streams end.
+    # The slots are free again once those streams end (a moment after the cancels).
+    deadline = time.monotonic() + 5
+    while server.server.open_streams and time.monotonic() < deadline:
+        time.sleep(0.05)
     results, _ = run_client(
         ClientOptions(server.address, StreamFormat(width=32, height=32)),
         dark_light_frames(32, 32, 2),
@@ -116,9 +120,12 @@ def test_processor_errors_are_counted_in_the_close_line(server, caplog):
         window=1,
     )
     run_client(options, dark_light_frames(32, 32, 9))
-    messages = [r.getMessage() for r in caplog.records]
-    closed = [m for m in messages if " closed: " in m and "processor_errors=3" in m]
-    assert len(closed) == 1
+    # The close line is written once the call is over, a moment after the client's end.
+    deadline = time.monotonic() + 5
+    while not (closed := [m for m in map(str, caplog.messages) if " closed: " in m]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(closed) == 1 and "processor_errors=3" in closed[0]
     failures = [r for r in caplog.records if "failed on 1 frame" in r.getMessage()]
     assert (
         failures[0].levelno == logging.ERROR and failures[0].exc_info

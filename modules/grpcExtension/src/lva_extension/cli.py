@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -28,7 +29,12 @@ def _serve(args: argparse.Namespace) -> int:
         from .server.supervisor import Supervisor
 
         return Supervisor(settings).supervise()
-    asyncio.run(serve(settings))
+    with asyncio.Runner() as runner:
+        if not runner.run(serve(settings)):
+            # Something never returned (a processor), or a second signal said not to
+            # wait: exit now rather than in the interpreter's join of those threads.
+            logging.shutdown()
+            os._exit(0)
     return 0
 
 

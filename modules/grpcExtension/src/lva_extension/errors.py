@@ -21,6 +21,12 @@ class ExtensionError(Exception):
         self.message = message
 
 
+class Internal(ExtensionError):
+    """A failure on the server's side (a plugin that crashed): logged with its traceback."""
+
+    status = grpc.StatusCode.INTERNAL
+
+
 class InvalidArgument(ExtensionError):
     """The client sent something malformed, inconsistent or unsupported."""
 
@@ -57,5 +63,28 @@ class ClientGone(ExtensionError):
     status = grpc.StatusCode.CANCELLED
 
 
+class DeadlineExceeded(ExtensionError):
+    """The client took too long: no descriptor, or no message for too long."""
+
+    status = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 class ConfigurationError(Exception):
     """Settings that cannot work; reported at start-up as one line."""
+
+
+QUOTE_LIMIT = 200
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` cut to about ``limit`` characters: client input quoted in a status or a
+    log line must not make either huge (a status over the HTTP/2 header limit never
+    reaches the client)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)``, shortened."""
+    return shorten(repr(value), limit)

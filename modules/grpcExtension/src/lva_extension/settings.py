@@ -145,6 +145,25 @@ def parse_binding(text: str) -> Binding:
     return Binding("tcp", match["v6"] or match["host"] or "0.0.0.0", int(match["port"]), "")
 
 
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def is_dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
+
+
+def parse_module_prefixes(text: str) -> tuple[str, ...]:
+    """``"my_models, acme.vision."`` -> ("my_models", "acme.vision")."""
+    prefixes = tuple(part.strip().rstrip(".") for part in text.split(",") if part.strip())
+    for prefix in prefixes:
+        if not _MODULE.match(prefix) or any(is_dunder(p) for p in prefix.split(".")):
+            raise ConfigurationError(
+                "allowedProcessorModules: expected module names separated by commas"
+                f" (my_models,acme.vision), got {prefix!r}"
+            )
+    return prefixes
+
+
 def _has_name(value: str) -> None:
     if not value.strip():
         raise ConfigurationError("defaultProcessor: expected a name, got ''")
@@ -179,9 +198,33 @@ class Settings:
         check=_has_name,
     )
     allow_processor_paths: bool = setting(
-        True,
+        False,
         "allowProcessorPaths",
-        "let extension_configuration name a processor by dotted path package.module:Class",
+        "let extension_configuration name a processor by dotted path package.module:Class"
+        " (only from allowedProcessorModules)",
+    )
+    allowed_processor_modules: str = setting(
+        "",
+        "allowedProcessorModules",
+        "module prefixes dotted paths may name, comma-separated (e.g. my_models,acme.vision)",
+        check=parse_module_prefixes,
+    )
+    model_dir: str = setting(
+        "/models",
+        "modelDir",
+        "the directory whose files (models, labels) stream options may name",
+    )
+    max_model_file_mib: int = setting(
+        1024,
+        "maxModelFileMiB",
+        "largest file (model, labels) a stream may make the server read, in MiB",
+        at_least=1,
+    )
+    model_read_seconds: float = setting(
+        60.0,
+        "modelReadSeconds",
+        "reading one model or labels file may take this long",
+        at_least=0.1,
     )
     max_in_flight: int = setting(
         16,
@@ -236,6 +279,30 @@ class Settings:
         "MiB of embedded frames held for all streams (reading waits beyond)",
         at_least=1,
     )
+    max_shared_memory_mib: int = setting(
+        1024,
+        "maxSharedMemoryMiB",
+        "largest shared memory buffer a stream may ask this server to map, in MiB",
+        at_least=1,
+    )
+    shared_memory_copy: bool = setting(
+        False,
+        "sharedMemoryCopy",
+        "copy shared-memory frames (pread) instead of reading the mapping: a client that"
+        " shrinks its file can never crash the server, at one copy per frame",
+    )
+    handshake_timeout_seconds: float = setting(
+        10.0,
+        "handshakeTimeoutSeconds",
+        "a stream's descriptor must arrive this soon after the call starts",
+        at_least=0.1,
+    )
+    idle_timeout_seconds: float = setting(
+        300.0,
+        "idleTimeoutSeconds",
+        "end a stream whose client sends nothing for this long while it is awaited (0: never)",
+        at_least=0,
+    )
     auth_username: str = setting("", "authUsername", "require these Basic credentials on calls")
     auth_password: str = setting("", "authPassword", "the password for authUsername", secret=True)
     auth_password_file: str = setting(
@@ -262,6 +329,11 @@ class Settings:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             f.metadata["valid"].validate(f.metadata["env"], getattr(self, f.name))
+        if self.allow_processor_paths and not self.allowed_processor_modules.strip():
+            raise ConfigurationError(
+                "allowProcessorPaths: name the modules streams may load in"
+                " allowedProcessorModules (e.g. my_models)"
+            )
 
     @property
     def binding(self) -> Binding:

@@ -118,11 +118,9 @@ class HubServer:
         handler = self.modules.get((device, module))
         if handler is None:
             return hub_error(404, 404010, f"Module {module!r} not found on device {device!r}.")
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return hub_error(400, 400004, "The request body is not valid JSON.")
-        problem = _check_request(body)
+        body, problem = _parse_body(await request.read())
+        if problem is None:
+            problem = _check_request(body)
         if problem:
             return hub_error(400, 400004, problem)
         method, payload = body["methodName"], body.get("payload")
@@ -176,6 +174,37 @@ def _message(data: bytes, headers: Any) -> dict[str, Any] | str:
         if key.lower().startswith(APP_PROPERTY)
     }
     return {"body": body, "applicationProperties": properties}
+
+
+MAX_DEPTH = 64  # far deeper than any direct method's payload nests
+
+
+def _parse_body(raw: bytes) -> tuple[Any, str | None]:
+    """The request's JSON, or why it is not acceptable (a 400, never a 500)."""
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        return None, "The request body nests too deeply."
+    except ValueError:  # not JSON, not UTF-8, or an integer of thousands of digits
+        return None, "The request body is not valid JSON."
+    if _depth(body) > MAX_DEPTH:
+        return None, f"The request body nests deeper than {MAX_DEPTH} levels."
+    return body, None
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests, counted without recursion (it may nest deeply)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _check_request(body: Any) -> str | None:

@@ -13,9 +13,11 @@ from .registry import (
     parse_configuration,
     resolve_processor_class,
 )
+from .rules import LoadingRules
 
 __all__ = [
     "Frame",
+    "LoadingRules",
     "Processor",
     "ProcessorSpec",
     "create_processor",

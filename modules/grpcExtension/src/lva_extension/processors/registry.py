@@ -13,14 +13,21 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import ExtensionError, InvalidArgument
+from .. import files
+from ..errors import ExtensionError, Internal, InvalidArgument, quote, shorten
 from .base import Processor
+from .rules import LoadingRules
+
+log = logging.getLogger(__name__)
+
+NO_PATHS = LoadingRules()  # registered names only
 
 ENTRY_POINT_GROUP = "lva_extension.processors"
 
@@ -59,13 +66,17 @@ def _parse(configuration: str, fallback: ProcessorSpec, source: str) -> Processo
         return ProcessorSpec(text)
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidArgument(f"{source}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise InvalidArgument(f"{source}: JSON nested too deeply") from None
+    except ValueError as error:  # JSONDecodeError, or an integer of thousands of digits
+        raise InvalidArgument(f"{source}: not valid JSON ({shorten(str(error))})") from None
     if not isinstance(document, dict):
         raise InvalidArgument(f"{source}: expected a JSON object")
     name = document.pop("processor", fallback.name)
     if not isinstance(name, str) or not name.strip():
-        raise InvalidArgument(f'{source}: "processor" must be a non-empty string, got {name!r}')
+        raise InvalidArgument(
+            f'{source}: "processor" must be a non-empty string, got {quote(name)}'
+        )
     return ProcessorSpec(name.strip(), document)
 
 
@@ -82,40 +93,60 @@ def known_processors() -> Mapping[str, str]:
     return MappingProxyType(known)
 
 
-def _import(target: str) -> Any:
+def _import(name: str, target: str) -> Any:
     module_name, _, attribute = target.partition(":")
     try:
         value: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             value = getattr(value, part)
     except (ImportError, AttributeError) as error:
-        raise InvalidArgument(f"processor {target!r} cannot be loaded: {error}") from None
+        raise InvalidArgument(
+            f"processor {quote(name)} cannot be loaded: {quote(str(error))}"
+        ) from None
+    except BaseException as error:  # its top-level code raised, or called sys.exit()
+        log.error("importing processor %s failed", quote(name), exc_info=True)
+        raise InvalidArgument(
+            f"processor {quote(name)} cannot be loaded: its import raised {type(error).__name__}"
+        ) from None
     return value
 
 
-def resolve_processor_class(name: str, allow_paths: bool) -> type[Processor]:
+def resolve_processor_class(name: str, rules: LoadingRules) -> type[Processor]:
+    """The class a stream's processor name stands for, imported if the rules allow it."""
     known = known_processors()
     if name in known:
         target = known[name]
-    elif ":" in name and allow_paths:
-        target = name
+    elif ":" in name:
+        target = rules.check_path(name, ", ".join(sorted(known)))
     else:
-        paths = " or a dotted path package.module:Class" if allow_paths else ""
+        paths = " or a dotted path package.module:Class" if rules.allow_paths else ""
         raise InvalidArgument(
-            f"unknown processor {name!r}; known processors: {', '.join(sorted(known))}{paths}"
+            f"unknown processor {quote(name)}; known processors: {', '.join(sorted(known))}{paths}"
         )
-    cls = _import(target)
+    cls = _import(name, target)
     if not (isinstance(cls, type) and issubclass(cls, Processor)):
-        raise InvalidArgument(f"processor {name!r} ({target}) is not a Processor subclass")
+        raise InvalidArgument(f"processor {quote(name)} ({target}) is not a Processor subclass")
     return cls
 
 
-def create_processor(spec: ProcessorSpec, allow_paths: bool = True) -> Processor:
-    """Import and configure the processor a stream asked for."""
-    cls = resolve_processor_class(spec.name, allow_paths)
+def create_processor(spec: ProcessorSpec, rules: LoadingRules = NO_PATHS) -> Processor:
+    """Import and configure the processor a stream asked for.
+
+    Whatever the plugin's import or constructor raises ends only this stream:
+    SystemExit and KeyboardInterrupt included (a plugin must not stop the server).
+    """
+    cls = resolve_processor_class(spec.name, rules)
     try:
-        return cls(**spec.options)
+        with files.using(rules.models):
+            return cls(**spec.options)
     except ExtensionError:
         raise
     except (TypeError, ValueError) as error:
-        raise InvalidArgument(f"processor {spec.name!r} options: {error}") from None
+        message = shorten(str(error))
+        raise InvalidArgument(f"processor {quote(spec.name)} options: {message}") from None
+    except BaseException as error:
+        log.error("processor %s could not be created", quote(spec.name), exc_info=True)
+        raise Internal(
+            f"processor {quote(spec.name)} could not be created: {type(error).__name__}"
+            " (see the server log)"
+        ) from None

@@ -12,6 +12,8 @@ import dataclasses
 import logging
 import os
 import signal
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -20,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from ..contract import SERVICE_NAME
 from ..errors import ConfigurationError, ExtensionError
 from ..metrics import NoMetrics, PrometheusMetrics
-from ..processors import create_processor, parse_configuration
+from ..processors import LoadingRules, create_processor, parse_configuration
 from ..proto import extension_pb2_grpc
 from ..settings import Settings
 from ..stream.conversation import ServerResources
@@ -29,6 +31,7 @@ from ..stream.processes import ProcessingPool
 from ..telemetry import Telemetry
 from . import auth, tls
 from .health import NOT_SERVING, SERVING, Health
+from .memory import trim_when_idle
 from .service import MediaGraphExtensionService
 
 log = logging.getLogger(__name__)
@@ -46,11 +49,17 @@ class ExtensionServer:
         self._interceptors = auth.interceptors(settings)  # reads the password file now
         self._metrics: NoMetrics = NoMetrics()
         self._stats_task: asyncio.Task[None] | None = None
+        self._trim_task: asyncio.Task[None] | None = None
         threads = settings.processing_threads or (os.cpu_count() or 1) + 4
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="lva-process")
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix=THREAD_PREFIX)
+        self._opener = ThreadPoolExecutor(4, thread_name_prefix=f"{THREAD_PREFIX}-open")
         self._slots = StreamSlots(settings.max_streams)
         self._server: grpc.aio.Server | None = None
         self._pool: ProcessingPool | None = None
+
+    @property
+    def open_streams(self) -> int:
+        return self._slots.open
 
     @property
     def address(self) -> str:
@@ -71,14 +80,10 @@ class ExtensionServer:
             self._slots,
             ByteBudget(settings.max_held_mib * 1024 * 1024),
             self._pool,
+            self._opener,
         )
         self._server = server = grpc.aio.server(
-            interceptors=self._interceptors,
-            options=[
-                ("grpc.max_receive_message_length", settings.max_message_bytes),
-                ("grpc.max_send_message_length", settings.max_message_bytes),
-                ("grpc.so_reuseport", int(settings.reuse_port)),
-            ],
+            interceptors=self._interceptors, options=grpc_options(settings)
         )
         extension_pb2_grpc.add_MediaGraphExtensionServicer_to_server(
             MediaGraphExtensionService(resources), server
@@ -99,6 +104,12 @@ class ExtensionServer:
             ) from None
         await server.start()
         await self.health.set(SERVING)
+        self._trim_task = asyncio.create_task(
+            trim_when_idle(
+                lambda: telemetry.streams_open,
+                lambda: telemetry.frames + sum(telemetry.closed_by_status.values()),
+            )
+        )
         if settings.stats_interval_seconds:
             self._stats_task = asyncio.create_task(
                 telemetry.report_every(settings.stats_interval_seconds)
@@ -138,13 +149,59 @@ class ExtensionServer:
     async def stop(self, grace: float | None = None) -> None:
         await self.drain(grace or 0)
 
+    def stuck_after_close(self, wait: float = 5.0) -> int:
+        """After close: wait up to ``wait`` seconds for processing threads and processes to
+        finish; terminate the processes that do not. Returns how many were stuck (the
+        threads among them can only be left behind by exiting the process)."""
+        deadline = time.monotonic() + wait
+        threads = [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
+        for thread in threads:
+            thread.join(timeout=max(deadline - time.monotonic(), 0))
+        stuck = sum(thread.is_alive() for thread in threads)
+        if self._pool is not None:
+            stuck += self._pool.stop_stuck(max(deadline - time.monotonic(), 0))
+        if stuck:
+            log.warning(
+                "%d processing thread(s) or process(es) did not return after the streams"
+                " ended; not waiting for them",
+                stuck,
+            )
+        return stuck
+
     def close(self) -> None:
-        if self._stats_task is not None:
-            self._stats_task.cancel()
+        for task in (self._stats_task, self._trim_task):
+            if task is not None:
+                task.cancel()
         self._metrics.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._opener.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown()
+
+
+THREAD_PREFIX = "lva-process"
+STREAM_WINDOW = 256 * 1024  # HTTP/2 bytes a stream may send ahead of what the server reads
+
+
+def grpc_options(settings: Settings) -> list[tuple[str, int]]:
+    """The gRPC core settings that hold the server's memory to its own limits."""
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.so_reuseport", int(settings.reuse_port)),
+        # The bandwidth-delay probe grows HTTP/2 windows to megabytes per stream: data
+        # the transport buffers before the server asks for it, which no limit of ours
+        # sees. Without it a stream's window stays at STREAM_WINDOW, and a message is
+        # let in only when the stream has reserved its bytes (stream/intake.py).
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.lookahead_bytes", STREAM_WINDOW),
+        # Streams beyond maxStreams are refused anyway; this caps them per connection
+        # (with room for health checks) before they cost anything.
+        ("grpc.max_concurrent_streams", settings.max_streams + 4),
+        # Find connections whose peer vanished (a cable pulled): their streams end.
+        ("grpc.keepalive_time_ms", 60_000),
+        ("grpc.keepalive_timeout_ms", 20_000),
+    ]
 
 
 def _check_default_processor(settings: Settings) -> None:
@@ -152,7 +209,7 @@ def _check_default_processor(settings: Settings) -> None:
     is created once, with its options (an onnx model is loaded), and closed again."""
     try:
         spec = parse_configuration("", settings.default_processor)
-        processor = create_processor(spec, allow_paths=True)
+        processor = create_processor(spec, LoadingRules.of(settings, spec.name))
     except ExtensionError as error:
         raise ConfigurationError(f"defaultProcessor: {error.message}") from None
     processor.close()
@@ -163,8 +220,13 @@ def _metrics_host(settings: Settings) -> str:
     return binding.host if binding.scheme == "tcp" else "0.0.0.0"
 
 
-async def serve(settings: Settings) -> None:
-    """Run the server until SIGTERM or SIGINT; a second signal stops at once."""
+async def serve(settings: Settings) -> bool:
+    """Run the server until SIGTERM or SIGINT; a second signal stops at once.
+
+    Returns False when something is left running that only ending the process
+    stops (a processor that never returned, or the second signal): the caller
+    then exits without waiting for it.
+    """
     server = ExtensionServer(settings)
     await server.start()
     signals = asyncio.Queue[int]()
@@ -181,8 +243,13 @@ async def serve(settings: Settings) -> None:
     forced = asyncio.create_task(signals.get())
     await asyncio.wait({draining, forced}, return_when=asyncio.FIRST_COMPLETED)
     if not draining.done():
-        log.warning("second signal: not waiting any longer")
+        log.warning("second signal: stopping now")
         server.cancel_streams()
-        await draining
+        server.close()
+        server.stuck_after_close(wait=0)
+        log.info("stopped")
+        return False
     forced.cancel()
+    stuck = await asyncio.to_thread(server.stuck_after_close)
     log.info("stopped")
+    return stuck == 0

@@ -23,14 +23,14 @@ class MediaGraphExtensionService(extension_pb2_grpc.MediaGraphExtensionServicer)
         self, request_iterator: object, context: grpc.aio.ServicerContext
     ) -> None:
         peer = context.peer()
-        conversation = Conversation(self._resources, peer, context.cancelled)
+        conversation = Conversation(
+            self._resources, peer, context.cancelled, context.add_done_callback
+        )
         try:
             await conversation.handle(request_iterator, context.write)  # type: ignore[arg-type]
         except ClientGone:
             return  # nobody to tell; the close line says why the stream ended
-        except ExtensionError as error:
-            if error.status in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE):
-                log.warning("refused a stream from %s: %s", peer, error.message)
+        except ExtensionError as error:  # logged by the conversation
             await context.abort(error.status, error.message)
         except Exception:
             # A bug: end only this stream, keep serving the others.

@@ -11,31 +11,50 @@ bytes, in a message that carries that sample's inferences and timestamp.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
 from ..contract import EXTENSION_IDENTIFIER, Message
-from ..errors import ClientGone, ExtensionError, InvalidArgument
+from ..errors import (
+    ClientGone,
+    DeadlineExceeded,
+    ExtensionError,
+    InvalidArgument,
+    ResourceExhausted,
+    Unavailable,
+    shorten,
+)
 from ..frames import FrameFormat, parse_format
-from ..processors import ProcessorSpec, create_processor, parse_configuration
+from ..processors import LoadingRules, ProcessorSpec, create_processor, parse_configuration
 from ..proto import extension_pb2
 from ..settings import Settings
-from ..telemetry import StreamStats, Telemetry
-from ..transports import open_transport, transfer_kind
+from ..telemetry import Telemetry
+from ..transports import (
+    SharedMemoryLimits,
+    SharedMemoryTransport,
+    open_transport,
+    transfer_kind,
+)
 from .batching import Batcher
+from .intake import ENVELOPE, Intake, watch_idle
 from .limits import ByteBudget, StreamSlots
+from .media_stream import MediaStream, PendingSample, Responder, Write
 from .pipeline import FramePipeline, Inferences
 from .processes import ProcessingPool
 from .runners import BatchRunner, LocalRunner
 
 log = logging.getLogger(__name__)
 
-Write = Callable[[Message], Awaitable[None]]
+MAX_CONFIGURATION = 64 * 1024  # characters of extension_configuration read
+DESCRIPTOR_ALLOWANCE = MAX_CONFIGURATION + ENVELOPE  # bytes a descriptor message may hold
+DROP_CHECKS = 13  # three turns of the loop, then 10 ms apart: at most 100 ms
 
 
 @dataclass
@@ -48,75 +67,20 @@ class ServerResources:
     slots: StreamSlots
     budget: ByteBudget
     pool: ProcessingPool | None = None  # processingProcesses
+    # Where processors are created (models loaded): not the frames' threads, so that a
+    # slow or stuck constructor never holds back another stream's frames.
+    opener: Executor | None = None
+    rules: LoadingRules = field(init=False)  # which processors streams may load
+    shm_limits: SharedMemoryLimits = field(init=False)
 
-
-class Responder:
-    """Writes the server's messages: one at a time, sequence numbers 1, 2, 3, ..."""
-
-    def __init__(self, write: Write) -> None:
-        self._write = write
-        self._lock = asyncio.Lock()
-        self._sequence = 0
-
-    async def send(self, message: Message) -> None:
-        async with self._lock:
-            self._sequence += 1
-            message.sequence_number = self._sequence
-            try:
-                await self._write(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # grpc raises assorted internal errors here
-                raise ClientGone(f"the client went away ({type(error).__name__})") from None
-
-    async def acknowledge(self, sequence: int, timestamp: int, inferences: Inferences) -> None:
-        sample = extension_pb2.MediaSample(timestamp=timestamp, inferences=inferences)
-        await self.send(Message(ack_sequence_number=sequence, media_sample=sample))
-
-
-@dataclass
-class PendingSample:
-    sequence: int
-    sample: extension_pb2.MediaSample
-    held_bytes: int  # embedded bytes counted against the server's ByteBudget
-    received: float = field(default_factory=time.monotonic)
-
-
-class MediaStream:
-    """What one stream holds between its descriptor and its end."""
-
-    def __init__(self, resources: ServerResources, runner: BatchRunner) -> None:
-        self.resources = resources
-        self.runner = runner
-        self.stats = StreamStats()
-        # Batches of a stateful processor run one at a time, in order.
-        parallel = resources.settings.in_flight_limit if runner.thread_safe else 1
-        self.processing_slots = asyncio.Semaphore(parallel)
-        self.held_bytes = 0  # embedded bytes read and not yet acknowledged
-
-    async def hold(self, sequence: int, sample: extension_pb2.MediaSample) -> PendingSample:
-        """Count a sample's embedded bytes against the server's budget (may wait)."""
-        size = len(sample.content_bytes.bytes) if sample.HasField("content_bytes") else 0
-        await self.resources.budget.acquire(size)
-        self.held_bytes += size
-        return PendingSample(sequence, sample, size)
-
-    def unhold(self, item: PendingSample) -> None:
-        self.resources.budget.release(item.held_bytes)
-        self.held_bytes -= item.held_bytes
-
-    async def process(self, batch: list[PendingSample]) -> list[Inferences]:
-        """Decode and process a batch; when this returns, its bytes are not read again."""
-        async with self.processing_slots:
-            result = await self.runner.process([(item.sequence, item.sample) for item in batch])
-        self.stats.processor_errors += result.failed_frames
-        return result.inferences
-
-    async def close(self) -> None:
-        await self.runner.close()
-        # Samples read but never acknowledged (the stream broke) give their bytes back.
-        self.resources.budget.release(self.held_bytes)
-        self.held_bytes = 0
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.rules = LoadingRules.of(
+            settings, parse_configuration("", settings.default_processor).name
+        )
+        self.shm_limits = SharedMemoryLimits(
+            settings.max_shared_memory_mib * (1 << 20), settings.shared_memory_copy
+        )
 
 
 class Conversation:
@@ -127,30 +91,72 @@ class Conversation:
         resources: ServerResources,
         peer: str,
         cancelled: Callable[[], bool] = lambda: False,
+        when_done: Callable[[Any], None] | None = None,  # context.add_done_callback
     ) -> None:
         self._resources = resources
         self._cancelled = cancelled
+        self._when_done = when_done
         self._settings = resources.settings
         self._telemetry = resources.telemetry
         self._peer = peer
 
     async def handle(self, requests: AsyncIterable[Message], write: Write) -> None:
-        messages = aiter(requests)
-        # Read the first message even to refuse the stream: a status sent while it
-        # is on its way can reach the client as INTERNAL instead.
-        first = await anext(messages, None)
-        if first is None:
-            log.info("stream from %s ended before its descriptor", self._peer)
+        resources = self._resources
+        first_allowance = min(DESCRIPTOR_ALLOWANCE, resources.budget.limit)
+        intake = Intake(aiter(requests), resources.budget, first_allowance)
+        refusal = resources.slots.refusal()
+        if refusal is not None:
+            await self._take_first_message(intake)
+            self._refused(refusal)
+            raise refusal
+        with resources.slots.claim():  # the descriptor is read inside the stream's slot
+            try:
+                first = await intake.first(within=self._settings.handshake_timeout_seconds)
+                if first is None:
+                    log.info("stream from %s ended before its descriptor", self._peer)
+                    return
+                message, size = first
+                try:
+                    stream = await self._open(message)
+                finally:
+                    resources.budget.release(size)
+            except ExtensionError as error:
+                self._refused(error)
+                raise
+            intake.allowance = stream.allowance
+            await self._serve(stream, message.sequence_number, intake, Responder(write))
+
+    def _refused(self, error: ExtensionError) -> None:
+        level = (
+            logging.WARNING if isinstance(error, ResourceExhausted | Unavailable) else logging.INFO
+        )
+        reason = (
+            f"timed out: {error.message}" if isinstance(error, DeadlineExceeded) else error.message
+        )
+        log.log(
+            level,
+            "stream from %s refused: status=%s reason=%s",
+            self._peer,
+            error.status.name,
+            reason,
+        )
+
+    async def _take_first_message(self, intake: Intake) -> None:
+        # Read the first message even to refuse the stream (a status sent while it
+        # is on its way can reach the client as INTERNAL instead), but only briefly
+        # and only if the budget has room for it at once.
+        if not intake.room_now():
             return
-        with self._resources.slots.claim():
-            stream = await self._open(first)
-            await self._serve(stream, first.sequence_number, messages, Responder(write))
+        with contextlib.suppress(Exception):
+            first = await intake.first(within=0.5)
+            if first is not None:
+                self._resources.budget.release(first[1])
 
     async def _serve(
         self,
         stream: MediaStream,
         descriptor_sequence: int,
-        messages: AsyncIterator[Message],
+        intake: Intake,
         responder: Responder,
     ) -> None:
         self._telemetry.stream_opened()
@@ -162,12 +168,23 @@ class Conversation:
             await responder.send(
                 Message(ack_sequence_number=descriptor_sequence, media_stream_descriptor=descriptor)
             )
-            await self._serve_samples(messages, descriptor_sequence + 1, stream, responder)
+            await self._serve_samples(intake, descriptor_sequence + 1, stream, responder)
+        except ClientGone:
+            status, reason = grpc.StatusCode.CANCELLED, "connection dropped"
+            raise
+        except DeadlineExceeded as error:
+            status, reason = error.status, f"timed out: {error.message}"
+            raise
         except ExtensionError as error:
             status, reason = error.status, error.message
             raise
         except asyncio.CancelledError:
-            status, reason = grpc.StatusCode.CANCELLED, "cancelled (client went away or shutdown)"
+            status = grpc.StatusCode.CANCELLED
+            reason = (
+                "shutdown: the grace period ended"
+                if self._resources.slots.draining
+                else "connection dropped"
+            )
             raise
         except BaseException as error:
             status, reason = grpc.StatusCode.INTERNAL, f"internal error: {error!r}"
@@ -177,14 +194,24 @@ class Conversation:
                 await _uncancellable(stream.close())
             finally:
                 self._telemetry.processor_failed(stream.stats.processor_errors)
-                self._telemetry.stream_closed(status.name)
-                log.info(
-                    "stream from %s closed: %s status=%s reason=%s",
-                    self._peer,
-                    stream.stats.summary(),
-                    status.name,
-                    reason,
-                )
+                if status == grpc.StatusCode.OK and self._when_done is not None:
+                    # The requests end alike whether the client half-closed or its
+                    # connection dropped; the call, once over, knows which.
+                    self._when_done(lambda _: self._closed(stream, status, reason))
+                else:
+                    self._closed(stream, status, reason)
+
+    def _closed(self, stream: MediaStream, status: grpc.StatusCode, reason: str) -> None:
+        if status == grpc.StatusCode.OK and self._cancelled():
+            status, reason = grpc.StatusCode.CANCELLED, "connection dropped"
+        self._telemetry.stream_closed(status.name)
+        log.info(
+            "stream from %s closed: %s status=%s reason=%s",
+            self._peer,
+            stream.stats.summary(),
+            status.name,
+            reason,
+        )
 
     async def _open(self, first: Message) -> MediaStream:
         if first.WhichOneof("payload") != "media_stream_descriptor":
@@ -198,19 +225,45 @@ class Conversation:
             )
         descriptor = first.media_stream_descriptor
         fmt = parse_format(descriptor.media_descriptor, self._settings.max_frame_pixels)
-        spec = parse_configuration(
-            descriptor.extension_configuration, self._settings.default_processor
-        )
+        allowance = self._allowance(descriptor, fmt)
+        configuration = descriptor.extension_configuration
+        if len(configuration) > MAX_CONFIGURATION:
+            raise InvalidArgument(
+                f"extension_configuration: {len(configuration)} characters;"
+                f" this server reads at most {MAX_CONFIGURATION}"
+            )
+        spec = parse_configuration(configuration, self._settings.default_processor)
         runner = await self._runner(descriptor, spec, fmt)
         log.info(
             "stream from %s opened: graph=%s format=%s transfer=%s processor=%s",
             self._peer,
-            _graph_name(descriptor),
+            shorten(_graph_name(descriptor)),
             fmt.describe(),
             transfer_kind(descriptor),
-            spec.name,
+            shorten(spec.name),
         )
-        return MediaStream(self._resources, runner)
+        return MediaStream(
+            self._resources.budget, runner, allowance, self._settings.in_flight_limit
+        )
+
+    def _allowance(self, descriptor: extension_pb2.MediaStreamDescriptor, fmt: FrameFormat) -> int:
+        """The bytes one sample message of this stream may hold (reserved before each read)."""
+        budget = self._resources.budget
+        if transfer_kind(descriptor) == SharedMemoryTransport.kind:
+            frame = 0  # references; inferences fit the envelope
+        elif fmt.is_raw:
+            frame = max(most for _, most in fmt.sample_sizes)
+        elif fmt.width and fmt.height:
+            frame = fmt.width * fmt.height * 3  # an encoded image is smaller than its pixels
+        else:
+            return min(self._settings.max_message_bytes, budget.limit)
+        allowance = frame + ENVELOPE
+        if allowance > budget.limit:
+            raise ResourceExhausted(
+                f"frames of {fmt.describe()} need up to {allowance} bytes a message; this server"
+                f" holds at most {budget.limit} for all streams (maxHeldMiB)"
+            )
+        return allowance
 
     async def _runner(
         self,
@@ -221,13 +274,21 @@ class Conversation:
         settings = self._settings
         if self._resources.pool is not None:
             return await self._resources.pool.open(
-                descriptor, spec, fmt, settings.allow_processor_paths, settings.max_frame_pixels
+                descriptor,
+                spec,
+                fmt,
+                self._resources.rules,
+                self._resources.shm_limits,
+                settings.max_frame_pixels,
             )
-        transport = open_transport(descriptor)
+        transport = open_transport(descriptor, self._resources.shm_limits)
         try:
             # A processor may load a model: keep that off the event loop.
             processor = await asyncio.get_running_loop().run_in_executor(
-                self._resources.executor, create_processor, spec, settings.allow_processor_paths
+                self._resources.opener or self._resources.executor,
+                create_processor,
+                spec,
+                self._resources.rules,
             )
         except BaseException:
             transport.close()
@@ -237,7 +298,7 @@ class Conversation:
 
     async def _serve_samples(
         self,
-        messages: AsyncIterator[Message],
+        intake: Intake,
         next_sequence: int,
         stream: MediaStream,
         responder: Responder,
@@ -252,24 +313,50 @@ class Conversation:
                 batcher = Batcher(
                     self._settings.batch_size, self._settings.batch_timeout_ms / 1000, dispatch
                 )
+                idle = self._settings.idle_timeout_seconds
+                watchdog = None
+                if idle:
+                    watching = watch_idle(idle, intake.idle_for, responder.blocked_for)
+                    watchdog = tasks.create_task(watching)
                 try:
-                    async for message in messages:
-                        sample = _checked_sample(message, next_sequence)
-                        next_sequence += 1
+                    while True:
                         await window.acquire()  # backpressure: read no further
-                        pending = await stream.hold(message.sequence_number, sample)
+                        read = await intake.next()
+                        if read is None:
+                            window.release()
+                            break
+                        message, size = read
+                        try:
+                            sample = _checked_sample(message, next_sequence)
+                        except BaseException:
+                            self._resources.budget.release(size)
+                            raise
+                        next_sequence += 1
+                        pending = stream.hold(message.sequence_number, sample, size)
                         if sample.WhichOneof("content") is None:  # inferences only: no frame
                             ack = self._acknowledge([pending], [[]], stream, responder, window)
                             tasks.create_task(ack)
                         else:
                             batcher.add(pending)
-                    if self._cancelled():  # the requests ended because the call did
-                        raise asyncio.CancelledError
-                    batcher.flush()
+                    batcher.flush()  # processed while we look at the call
+                    if await self._dropped():  # the requests ended because the call did
+                        raise ClientGone("the connection dropped")
                 finally:
                     batcher.close()
+                    if watchdog is not None:
+                        watchdog.cancel()
         except ExceptionGroup as group:
             raise _first_error(group) from None
+
+    async def _dropped(self) -> bool:
+        # The requests end alike whether the client half-closed or its connection
+        # dropped; gRPC marks the call cancelled a moment later in the second case
+        # (usually within a turn of the loop). The call's done callback looks again.
+        for turn in range(DROP_CHECKS):
+            if self._cancelled():
+                return True
+            await asyncio.sleep(0 if turn < 3 else 0.01)
+        return False
 
     async def _process(
         self,
@@ -291,7 +378,7 @@ class Conversation:
     ) -> None:
         for item, inferences in zip(batch, results, strict=True):
             stream.unhold(item)
-            await responder.acknowledge(item.sequence, item.sample.timestamp, inferences)
+            await responder.acknowledge(item.sequence, item.timestamp, inferences)
             self._telemetry.frame_acknowledged(stream.stats, item.received)
             window.release()
             if log.isEnabledFor(logging.DEBUG):

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..errors import ResourceExhausted, Unavailable
+from ..errors import ExtensionError, ResourceExhausted, Unavailable
 
 
 class StreamSlots:
@@ -20,14 +20,21 @@ class StreamSlots:
         self._idle.set()
         self._tasks: set[asyncio.Task[object]] = set()
 
-    @contextmanager
-    def claim(self) -> Iterator[None]:
+    def refusal(self) -> ExtensionError | None:
+        """Why a new stream cannot have a slot now, or None."""
         if self.draining:
-            raise Unavailable("the server is shutting down; retry on another instance or later")
+            return Unavailable("the server is shutting down; retry on another instance or later")
         if self.open >= self.limit:
-            raise ResourceExhausted(
+            return ResourceExhausted(
                 f"this server serves at most {self.limit} streams at once (maxStreams); retry later"
             )
+        return None
+
+    @contextmanager
+    def claim(self) -> Iterator[None]:
+        refusal = self.refusal()
+        if refusal is not None:
+            raise refusal
         self.open += 1
         self._idle.clear()
         task = asyncio.current_task()
@@ -74,6 +81,9 @@ class ByteBudget:
             self._released.clear()
             await self._released.wait()
         self.held += size
+
+    def has_room(self, size: int) -> bool:
+        return self.held + size <= self.limit
 
     def release(self, size: int) -> None:
         if size:

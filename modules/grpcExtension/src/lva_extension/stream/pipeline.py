@@ -50,6 +50,10 @@ class FramePipeline:
         self._failures = 0
         self._lock = threading.Lock()  # batches of thread-safe processors run side by side
         self._warned_kept_frame = False
+        self._warned_trailing = False
+        # A RAW sample may be longer than its frame (a client in the field declares
+        # every slot a byte longer): the frame is all there, the rest is ignored.
+        self._longest = max(most for _, most in fmt.sample_sizes) if fmt.is_raw else None
 
     def process(self, batch: Sequence[tuple[int, extension_pb2.MediaSample]]) -> BatchResult:
         """Process (sequence number, sample) pairs; the bytes are released on return."""
@@ -61,6 +65,9 @@ class FramePipeline:
                 try:
                     data = self.transport.sample_bytes(sample)
                     buffers.append(data)
+                    if self._longest is not None and len(data) > self._longest:
+                        data = self._trimmed(data, self._longest)
+                        buffers.append(data)
                     image = decode(self.format, data, self.max_frame_pixels)
                 except ExtensionError as error:
                     detail = error.message.removeprefix("sample: ")
@@ -73,10 +80,22 @@ class FramePipeline:
             self._release(buffers)
         return BatchResult(inferences, failed, time.perf_counter() - started)
 
+    def _trimmed(self, data: bytes | memoryview, size: int) -> memoryview:
+        if not self._warned_trailing:
+            self._warned_trailing = True
+            log.warning(
+                "%d-byte samples for %d-byte frames (%s): the trailing bytes are ignored"
+                " (logged once per stream)",
+                len(data),
+                size,
+                self.format.describe(),
+            )
+        return memoryview(data)[:size]
+
     def close(self) -> None:
         try:
             self.processor.close()
-        except Exception:
+        except BaseException:  # SystemExit included: a plugin must not stop the server
             log.exception("processor %s failed to close", self.processor_name)
         self.transport.close()
 
@@ -88,7 +107,7 @@ class FramePipeline:
                     f"process() returned {len(results)} results for {len(frames)} frames"
                 )
             return [list(r) for r in results], 0
-        except Exception:
+        except BaseException:  # SystemExit included: a plugin must not stop the server
             with self._lock:
                 first = self._failures == 0
                 self._failures += len(frames)

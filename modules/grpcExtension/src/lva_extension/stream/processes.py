@@ -12,17 +12,20 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import signal
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import cast
 
-from ..errors import ExtensionError
+from ..errors import ExtensionError, Internal
 from ..frames import FrameFormat
 from ..logs import configure_logging
-from ..processors import ProcessorSpec, create_processor
+from ..processors import LoadingRules, ProcessorSpec, create_processor
 from ..proto import extension_pb2, inferencing_pb2
-from ..transports import open_transport
+from ..transports import SharedMemoryLimits, open_transport
 from .pipeline import Batch, BatchResult, FramePipeline
+from .runners import ABANDON_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +37,26 @@ def _open(
     descriptor: bytes,
     spec: ProcessorSpec,
     fmt: FrameFormat,
-    allow_paths: bool,
+    rules: LoadingRules,
+    limits: SharedMemoryLimits,
     max_frame_pixels: int,
 ) -> bool:
     # The shared memory is mapped here, in the process that reads the frames.
-    transport = open_transport(extension_pb2.MediaStreamDescriptor.FromString(descriptor))
+    transport = open_transport(extension_pb2.MediaStreamDescriptor.FromString(descriptor), limits)
     try:
-        processor = create_processor(spec, allow_paths)
+        processor = create_processor(spec, rules)
     except BaseException:
         transport.close()
         raise
     _pipelines[stream] = FramePipeline(transport, fmt, processor, spec.name, max_frame_pixels)
     return processor.thread_safe
+
+
+def _start(log_level: str) -> None:
+    # The server process decides when its processing processes stop: a Ctrl+C sent
+    # to the whole process group must not end them under their streams.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging(log_level)
 
 
 def _run(stream: int, batch: list[tuple[int, bytes]]) -> tuple[list[list[bytes]], int, float]:
@@ -76,7 +87,7 @@ class ProcessingPool:
         return ProcessPoolExecutor(
             1,
             mp_context=multiprocessing.get_context("spawn"),  # no inherited threads or loops
-            initializer=configure_logging,
+            initializer=_start,
             initargs=(self._log_level,),
         )
 
@@ -85,7 +96,8 @@ class ProcessingPool:
         descriptor: extension_pb2.MediaStreamDescriptor,
         spec: ProcessorSpec,
         fmt: FrameFormat,
-        allow_paths: bool,
+        rules: LoadingRules,
+        limits: SharedMemoryLimits,
         max_frame_pixels: int,
     ) -> RemoteRunner:
         index = next(self._turn) % len(self._executors)
@@ -98,7 +110,8 @@ class ProcessingPool:
                 descriptor.SerializeToString(),
                 spec,
                 fmt,
-                allow_paths,
+                rules,
+                limits,
                 max_frame_pixels,
             )
         )
@@ -123,6 +136,22 @@ class ProcessingPool:
         for executor in self._executors:
             executor.shutdown(wait=False, cancel_futures=True)
 
+    @staticmethod
+    def stop_stuck(wait: float) -> int:
+        """Terminate processing processes still running ``wait`` seconds after shutdown
+        (a processor that never returns); returns how many there were."""
+        deadline = time.monotonic() + wait
+        while multiprocessing.active_children() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stuck = multiprocessing.active_children()
+        for process in stuck:
+            process.terminate()
+        for process in stuck:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+        return len(stuck)
+
 
 class RemoteRunner:
     """A stream's batches, run by its processing process."""
@@ -144,9 +173,14 @@ class RemoteRunner:
             )
         except BrokenProcessPool:
             self._pool.replace(self._index, self._executor)
-            raise ExtensionError(
-                "the processing process of this stream died (see the log)"
-            ) from None
+            raise Internal("the processing process of this stream died (see the log)") from None
+        except (ExtensionError, asyncio.CancelledError):
+            raise
+        except BaseException as error:
+            # What a plugin raised there comes back here; SystemExit must not end
+            # this process (the pipeline catches what it can; this is the backstop).
+            log.error("a call in processing process %d failed", self._index, exc_info=error)
+            raise Internal(f"the processing process failed: {type(error).__name__}") from None
 
     async def process(self, batch: Batch) -> BatchResult:
         raw = [(sequence, sample.SerializeToString()) for sequence, sample in batch]
@@ -156,5 +190,6 @@ class RemoteRunner:
         return BatchResult([[parse(i) for i in frame] for frame in inferences], failed, seconds)
 
     async def close(self) -> None:
-        with contextlib.suppress(ExtensionError):  # a dead process took its mapping along
-            await self.call(_close, self._stream)
+        # A dead process took its mapping along; a stuck one is ended at shutdown.
+        with contextlib.suppress(ExtensionError, TimeoutError):
+            await asyncio.wait_for(self.call(_close, self._stream), ABANDON_SECONDS)

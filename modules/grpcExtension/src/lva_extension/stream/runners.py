@@ -4,10 +4,15 @@ processing process (processes.py). Both answer with a BatchResult."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import Executor
 from typing import Protocol
 
 from .pipeline import Batch, BatchResult, FramePipeline
+
+log = logging.getLogger(__name__)
+
+ABANDON_SECONDS = 5.0  # how long an ended stream waits for a batch still being processed
 
 
 class BatchRunner(Protocol):
@@ -53,5 +58,16 @@ class LocalRunner:
     async def close(self) -> None:
         # A cancelled stream may still have a batch on a thread reading the mapping.
         if self._work:
-            await asyncio.wait(set(self._work))
+            await asyncio.wait(set(self._work), timeout=ABANDON_SECONDS)
+        if self._work:
+            # A processor that never returns must not hold its stream (or a shutdown)
+            # forever: the stream ends without it. Its thread keeps the frame's bytes
+            # (and the mapping) alive until it returns, if ever.
+            log.warning(
+                "processor %s did not return within %gs of its stream's end; abandoned",
+                self.pipeline.processor_name,
+                ABANDON_SECONDS,
+            )
+            self.pipeline.transport.close()
+            return
         self.pipeline.close()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from ... import inferences
+from ...errors import quote
 from ...frames.resize import Placement
 from ...proto.inferencing_pb2 import Inference
 
@@ -22,22 +22,19 @@ MAX_CANDIDATES = 4096  # boxes kept for NMS, best first: bounds its cost
 YOLO_FORMATS = ("auto", "v5", "v8")
 
 
-def load_labels(labels: Sequence[str] | None, labels_file: str | None) -> list[str]:
-    """Labels from the options: a list, or a file with one label per line."""
-    if labels is not None and labels_file is not None:
+def load_labels(labels: Sequence[str] | None, labels_text: str | None) -> list[str]:
+    """Labels from the options: a list, or the text of a file with one label per line."""
+    if labels is not None and labels_text is not None:
         raise ValueError('give "labels" or "labelsFile", not both')
-    if labels_file is not None:
-        try:
-            lines = Path(labels_file).read_text(encoding="utf-8").splitlines()
-        except OSError as error:
-            raise ValueError(f"labelsFile: cannot read {labels_file}: {error.strerror}") from None
+    if labels_text is not None:
+        lines = labels_text.splitlines()
         while lines and not lines[-1].strip():
             lines.pop()
         return [line.strip() for line in lines]
     if labels is None:
         return []
     if not isinstance(labels, list | tuple) or not all(isinstance(x, str) for x in labels):
-        raise ValueError(f"labels: expected a list of strings, got {labels!r}")
+        raise ValueError(f"labels: expected a list of strings, got {quote(labels)}")
     return list(labels)
 
 

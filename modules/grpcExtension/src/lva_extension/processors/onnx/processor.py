@@ -1,8 +1,9 @@
 """The ``onnx`` processor: an ONNX image model, configured per stream.
 
-    {"processor": "onnx", "model": "/models/yolov8n.onnx", "decoder": "yolo",
-     "labelsFile": "/models/coco.names", "resize": "letterbox"}
+    {"processor": "onnx", "model": "yolov8n.onnx", "decoder": "yolo",
+     "labelsFile": "coco.names", "resize": "letterbox"}
 
+The files are names in the model directory (``modelDir``, see files.py).
 Frames are fitted to the model's input (its fixed height and width, or
 ``inputSize``), converted to its layout, colour order and scaling, run through
 ONNX Runtime in real batches when the model has a batch dimension, and the
@@ -19,12 +20,12 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...errors import InvalidArgument
+from ... import files
+from ...errors import InvalidArgument, shorten
 from ...frames.resize import RESIZE_MODES, fit
 from ...proto.inferencing_pb2 import Inference
 from ..base import Frame, Processor
@@ -100,7 +101,8 @@ class OnnxOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
             raise ValueError(
-                'model: expected the path of an .onnx file, e.g. "model": "/models/m.onnx"'
+                "model: expected the name of an .onnx file in the model directory (modelDir),"
+                ' e.g. "model": "m.onnx"'
             )
         _one_of("layout", self.layout, ("NCHW", "NHWC"))
         _one_of("colorOrder", self.color_order, ("RGB", "BGR"))
@@ -123,7 +125,10 @@ class OnnxOptions:
             )
 
     def make_decoder(self) -> Decoder:
-        labels = load_labels(self.labels, self.labels_file)
+        text = None
+        if self.labels_file is not None:
+            text = files.current().read_text(self.labels_file, "labelsFile")
+        labels = load_labels(self.labels, text)
         threshold = (
             {} if self.score_threshold is None else {"score_threshold": self.score_threshold}
         )
@@ -186,29 +191,35 @@ def _onnxruntime() -> Any:
 
 
 def shared_session(model: str, providers: Sequence[str] | None, threads: int) -> Any:
-    """The process's InferenceSession for this model file, loading it if needed."""
+    """The process's InferenceSession for this model file, loading it if needed.
+
+    The file comes from the model directory (files.py), and ONNX Runtime gets its
+    bytes, not its name: the name is not looked up twice.
+    """
     ort = _onnxruntime()
-    path = Path(model)
-    try:
-        stat = path.stat()
-    except OSError as error:
-        raise InvalidArgument(f"model: cannot open {model}: {error.strerror}") from None
-    chosen = tuple(providers) if providers else tuple(ort.get_available_providers())
-    key = (str(path.resolve()), chosen, threads)
-    stamp = (stat.st_mtime_ns, stat.st_size)
-    with _sessions_lock:
-        cached = _sessions.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        try:
-            session = ort.InferenceSession(str(path), sess_options=options, providers=list(chosen))
-        except Exception as error:  # onnxruntime raises its own types, all "cannot load"
-            raise InvalidArgument(f"model: cannot load {model}: {error}") from None
-        _sessions[key] = (stamp, session)
-        log.info("loaded ONNX model %s (providers %s)", model, ", ".join(chosen))
-        return session
+    with files.current().open(model, "model") as opened:
+        chosen = tuple(providers) if providers else tuple(ort.get_available_providers())
+        key = (str(opened.path), chosen, threads)
+        with _sessions_lock:
+            cached = _sessions.get(key)
+            if cached is not None and cached[0] == opened.stamp:
+                return cached[1]
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            try:
+                session = ort.InferenceSession(
+                    opened.read(), sess_options=options, providers=list(chosen)
+                )
+            except Exception as error:  # onnxruntime raises its own types, all "cannot load"
+                # Its message may quote the file: the log has it, the client does not.
+                log.warning("cannot load ONNX model %s: %s", opened.path, error)
+                raise InvalidArgument(
+                    f"model: cannot load {shorten(repr(model))}: not an ONNX model this"
+                    " ONNX Runtime can run (see the server log)"
+                ) from None
+            _sessions[key] = (opened.stamp, session)
+    log.info("loaded ONNX model %s (providers %s)", opened.path, ", ".join(chosen))
+    return session
 
 
 # --- the processor ----------------------------------------------------------------

@@ -1,0 +1,97 @@
+"""Attack: a stream whose processor never returns, then a shutdown.
+
+After shutdownGraceSeconds the process exits within a bounded time, whatever
+its processors do (the stuck stream's client gets CANCELLED or UNAVAILABLE);
+a second signal stops it at once. No processing process is left behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from tests.support.hostility import MODES, TEST_MODULES, children
+from tests.support.paths import REPO
+from tests.support.processes import ServerProcess, server_process
+from tests.support.streams import CallOutcome, descriptor, raw_call, sample
+
+STUCK = "tests.support.hostile_plugins:NeverReturns"
+FRAME = bytes(64 * 48 * 3)
+BOUND = 20  # seconds from the end of the grace period to the process's exit
+
+
+def start_stuck_stream(running: ServerProcess) -> dict[str, CallOutcome]:
+    """A stream whose first frame is in a processor that never returns."""
+    address = running.address
+    result: dict[str, CallOutcome] = {}
+    started = threading.Event()
+
+    def messages():
+        yield descriptor(configuration=STUCK)
+        yield sample(2, FRAME)
+        started.set()
+        time.sleep(120)
+
+    thread = threading.Thread(
+        target=lambda: result.update(outcome=raw_call(address, messages(), timeout=120)),
+        daemon=True,
+    )
+    thread.start()
+    assert started.wait(10)
+    deadline = time.monotonic() + 20
+    while not any(" opened: " in line for line in running.log):
+        assert time.monotonic() < deadline, "\n".join(running.log)
+        time.sleep(0.1)
+    time.sleep(1.5)  # its frame is in the processor now
+    return result
+
+
+def alive(pids: list[int], within: float = 5) -> list[str]:
+    """The command lines of those processes still alive after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    left = pids
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [pid for pid in left if Path(f"/proc/{pid}").exists()]
+    return [Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ") for pid in left]
+
+
+@pytest.mark.parametrize("mode", MODES, ids=list(MODES))
+def test_the_process_exits_after_the_grace_period_though_a_processor_never_returns(mode):
+    args = (*TEST_MODULES, "--shutdown-grace-seconds", "1", *MODES[mode])
+    with server_process(*args, env={"PYTHONPATH": str(REPO)}) as running:
+        result = start_stuck_stream(running)
+        helpers = children(running.pid)
+        running.process.send_signal(signal.SIGTERM)
+        code = running.process.wait(timeout=1 + BOUND)
+        time.sleep(0.5)
+        log = "\n".join(running.log)
+    assert code == 0, log
+    assert "stopped" in log
+    assert "did not return" in log  # the log says what was abandoned
+    assert alive(helpers) == []
+    deadline = time.monotonic() + 10
+    while "outcome" not in result and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert result["outcome"].code in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+
+
+@pytest.mark.parametrize("mode", MODES, ids=list(MODES))
+def test_a_second_signal_stops_at_once_though_a_processor_never_returns(mode):
+    args = (*TEST_MODULES, "--shutdown-grace-seconds", "60", *MODES[mode])
+    with server_process(*args, env={"PYTHONPATH": str(REPO)}) as running:
+        start_stuck_stream(running)
+        helpers = children(running.pid)
+        running.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert running.process.poll() is None  # draining
+        running.process.send_signal(signal.SIGINT)
+        code = running.process.wait(timeout=10)
+        time.sleep(0.5)
+    assert code == 0
+    assert alive(helpers) == []
