@@ -9,8 +9,11 @@
 #      camera, let it run, deactivate and delete everything;
 #   4. show each message as it arrives (the camera's session, inferences, recordings),
 #      then the count and rate, and where the recordings landed.
+#   The simulator's web view shows it live: the link (with its access token) is printed
+#   before the graph starts; open it while the graph runs.
 # Everything it started is stopped at the end, also on Ctrl+C.
-# DEMO_SECONDS (default 12) sets how long the graph runs; files and logs go to out/demo/.
+# DEMO_SECONDS (default 12) sets how long the graph runs; DEMO_WAIT=enter runs it until you
+# press Enter instead (time to look around the web view); files and logs go to out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -67,7 +70,7 @@ echo "== the LVA + IoT Hub simulator; its camera is rtspsim, the extension is gr
 export CAMERA_USERNAME=viewer
 CAMERA_PASSWORD=$("$bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))')
 export CAMERA_PASSWORD
-LVA_SIMULATOR_CAMERA_PASSWORD=$CAMERA_PASSWORD "$bin/lva-simulator" serve --port 0 \
+LVA_SIMULATOR_CAMERA_PASSWORD=$CAMERA_PASSWORD "$bin/lva-simulator" serve --port 0 --web-port 0 \
     --state-dir "$out/simulator" --sink-output "$out/messages.jsonl" \
     --camera-media "$out/media" --camera-port 0 --camera-username "$CAMERA_USERNAME" \
     --module-address "grpcExtension=$EXTENSION_ADDRESS" --assets-dir "$out/assets" \
@@ -77,6 +80,11 @@ wait_for 30 "${pids[-1]}" "$out/simulator.log" "IoT Hub connection string:"
 touch "$out/messages.jsonl"
 IoThubConnectionString=$(cat "$out/simulator/connection-string.txt")
 echo "   ${IoThubConnectionString%%;*}"
+web_url=$(cat "$out/simulator/web-url.txt")
+echo "== the web view: open the link while the graph runs (frames with their inferences, node"
+echo "   stats, events, recordings), or the graph instance's page once it is active:"
+echo "   $web_url"
+echo "   ${web_url%%/\?*}/instances/Demo-1?${web_url#*\?}"
 
 echo "== messages, as they arrive (one line each)"
 "$bin/lva-simulator" events --follow "$out/messages.jsonl" &
@@ -88,13 +96,17 @@ export TOPOLOGY_FILE=$root/topologies/grpcExtension/topology.json
 export SAMPLES_PER_SECOND=${SAMPLES_PER_SECOND:-5}
 export GATE_TIME=${GATE_TIME:-PT3S}
 export DEMO_SECONDS=${DEMO_SECONDS:-12}
+waiting=(--no-wait)
+if [[ ${DEMO_WAIT:-} == enter ]]; then
+    waiting=()  # WaitForInput waits for Enter
+fi
 "$bin/python" -c 'import os, string, sys
 sys.stdout.write(string.Template(sys.stdin.read()).substitute(os.environ))' \
     <scripts/demo/operations.template.json >"$out/operations.json"
 IoThubConnectionString=$IoThubConnectionString deviceId=lva-sim-device moduleId=lvaEdge \
     REQUESTS_CA_BUNDLE=$out/simulator/hub-cert.pem \
     "$bin/python" cloud-to-device-console-app/main.py --operations "$out/operations.json" \
-    --no-wait --brief --stop-on-error
+    "${waiting[@]}" --brief --stop-on-error
 
 sleep 0.5  # the last messages reach the watcher
 cleanup

@@ -6,12 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The simulator's RTSP camera is GStreamer's RTSP server, run by the system Python
-# (python3-gi): Debian packages, installed only when one is missing.
-camera_packages=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
-    gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
+# Debian packages, installed only when one is missing: the simulator's RTSP camera is
+# GStreamer's RTSP server, run by the system Python (python3-gi); the web view's browser
+# tests drive Debian's headless Chromium over the DevTools protocol
+# (tests/support/browser.py): no driver, nothing downloaded by the tests.
+system_packages=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-bad chromium)
 missing=()
-for package in "${camera_packages[@]}"; do
+for package in "${system_packages[@]}"; do
     if [[ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" != "install ok installed" ]]; then
         missing+=("$package")
     fi
@@ -21,7 +23,7 @@ if ((${#missing[@]})); then
     if ((EUID != 0)); then
         sudo=(sudo)
     fi
-    echo "setup: installing ${missing[*]} (for the simulator's RTSP camera)" >&2
+    echo "setup: installing ${missing[*]} (the simulator's RTSP camera, the browser tests)" >&2
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null

@@ -191,3 +191,31 @@ def test_the_extension_never_imports_the_simulator_or_the_tools():
         if module.startswith("lva_extension")
     }
     assert {m: o for m, o in offenders.items() if o} == {}
+
+
+def simulator_room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "lva_simulator" and len(parts) > 1 else None
+
+
+def test_the_simulators_graph_and_module_never_import_the_web_view():
+    # The web view watches graphs through graph/observer.py: it looks down at them,
+    # they never look up at it; only the process (app, cli) puts the two together.
+    offenders = {
+        module: sorted(o for o in GRAPH[module] if simulator_room(o) == "web")
+        for module in GRAPH
+        if simulator_room(module) not in (None, "web", "app", "cli")
+    }
+    assert {m: o for m, o in offenders.items() if o} == {}
+    assert "lva_simulator.graph.observer" in GRAPH["lva_simulator.web.observatory"]
+
+
+def test_the_simulators_graph_imports_only_itself_and_times():
+    offenders = {
+        module: sorted(
+            o for o in GRAPH[module] if simulator_room(o) not in (None, "graph", "times")
+        )
+        for module in GRAPH
+        if simulator_room(module) == "graph"
+    }
+    assert {m: o for m, o in offenders.items() if o} == {}

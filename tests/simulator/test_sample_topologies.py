@@ -127,7 +127,7 @@ def check_recordings(
     assert sorted(r.location for r in made) == sorted(by_location)
     played = []
     for recording in made:
-        parts = [read_recording(path) for path in recording.files]
+        parts = [read_recording(file.path) for file in recording.files]
         assert all(part.codec == "h264" for part in parts)
         seconds = sum(part.seconds for part in parts)
         if gated:  # the gate's interval, plus at most a GOP of pre-roll to its keyframe

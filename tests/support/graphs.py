@@ -134,3 +134,21 @@ def http_extension(url: str, image_format: str = "Jpeg", **extra: Any) -> Json:
         **extra,
         "inputs": inputs("rtspSource", video=True),
     }
+
+
+def grpc_extension(
+    url: str, source: str = "rtspSource", image_format: Json | None = None, **scale: str
+) -> Json:
+    """A gRPC extension node on ``source``, embedded transfer; ``scale``: mode, width, height."""
+    return {
+        "@type": f"{M}MediaGraphGrpcExtension",
+        "name": "grpcExtension",
+        "endpoint": {"@type": f"{M}MediaGraphUnsecuredEndpoint", "url": url},
+        "dataTransfer": {"mode": "Embedded"},
+        "image": {
+            "scale": scale or {"mode": "Stretch", "width": "64", "height": "48"},
+            "format": image_format
+            or {"@type": f"{M}MediaGraphImageFormatRaw", "pixelFormat": "rgb24"},
+        },
+        "inputs": inputs(source),
+    }

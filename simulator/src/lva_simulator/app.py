@@ -2,8 +2,9 @@
 
 Phases: ``start`` (state directory, key and certificate, the camera if it has a
 folder of videos, the HTTPS front end, the connection string printed and
-written to ``connection-string.txt``, then the instances that were active
-start again), serving, ``stop`` (graphs stop, recordings are finished, the
+written to ``connection-string.txt``, the web view and its link in
+``web-url.txt``, then the instances that were active start again), serving,
+``stop`` (the web view closes, graphs stop, recordings are finished, the
 front end and the camera close; stored states are kept).
 """
 
@@ -18,11 +19,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .camera import CameraProcess
 from .graph.events import EventOutputs, MessageWriter, Publisher
 from .graph.node import Playback, RunOptions
-from .graph.observer import GraphObserver, NullObserver
+from .graph.observer import GraphObserver, NullObserver, watching
 from .graph.plan import GraphPlan
 from .graph.recordings import Recording
 from .graph.runner import Environment, GraphRun
@@ -31,6 +33,7 @@ from .iothub.connection_string import DEFAULT_POLICY, HubConnectionString, load_
 from .iothub.hub import HubServer
 from .module.methods import LvaModule
 from .module.store import Store
+from .web import WebOptions, WebView
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class SimulatorOptions:
     # HOST:PORT that clients use when it is not host:port (a container's published port):
     # the connection string's HostName, which their tokens are signed for.
     public_address: str = ""
+    web: WebOptions | None = None  # None: no web view
 
     def __post_init__(self) -> None:
         for what, port in (("port", self.port), ("camera port", self.camera_port)):
@@ -87,7 +91,14 @@ class Simulator:
     def __init__(self, options: SimulatorOptions) -> None:
         self.options = options
         self.writer = MessageWriter(options.sink_output)
-        publisher = Publisher(self.writer, options.event_outputs, options.observer)
+        self.web: WebView | None = None
+        observer = options.observer
+        if options.web is not None:
+            self.web = WebView(
+                options.web, options.state_dir / "web", self.recordings, self._invoke
+            )
+            observer = watching(observer, self.web.observatory)
+        publisher = Publisher(self.writer, options.event_outputs, observer)
         run_options = RunOptions(
             options.playback,
             options.assets_dir or options.state_dir / "assets",
@@ -104,9 +115,19 @@ class Simulator:
     def _make_run(self, plan: GraphPlan) -> GraphRun:
         return GraphRun(plan, self.environment)
 
+    async def _invoke(self, method: str, payload: Any) -> tuple[int, Any]:
+        return await self.module.invoke(method, payload)
+
     def recordings(self) -> list[Recording]:
-        """Every recording the sinks have made since the simulator started."""
+        """Every recording the sinks have made since the simulator started, and first those
+        the sinks of the stored instances had left on disk before (files, no media times)."""
         return self.environment.recordings.list()
+
+    def _find_earlier_recordings(self) -> None:
+        found = [r for plan in self.module.plans() for r in self._make_run(plan).on_disk()]
+        self.environment.recordings.restore(found)
+        if found:
+            log.info("recordings on disk from before this start: %d", len(found))
 
     @property
     def certificate(self) -> Path:
@@ -116,7 +137,18 @@ class Simulator:
     def connection_string_file(self) -> Path:
         return self.options.state_dir / "connection-string.txt"
 
+    @property
+    def web_url_file(self) -> Path:
+        return self.options.state_dir / "web-url.txt"
+
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:  # a port in use, a camera that cannot start: undo the rest
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         options = self.options
         state = options.state_dir
         # It holds the hub's key and graph credentials: only its owner may look in.
@@ -153,14 +185,8 @@ class Simulator:
         self.hub.identity = self.connection_string = HubConnectionString(
             options.public_address or f"{host}:{port}", DEFAULT_POLICY, key
         )
-        # Written whole, then renamed: a reader waiting for the file never sees half of it.
-        # It holds the iothubowner key: readable by its owner only (0600).
-        partial = self.connection_string_file.with_suffix(".tmp")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # also when an older run left the file behind
-        with os.fdopen(fd, "w") as out:
-            out.write(f"{self.connection_string}\n")
-        partial.replace(self.connection_string_file)
+        # It holds the iothubowner key: readable by its owner only.
+        _write_whole(self.connection_string_file, str(self.connection_string), mode=0o600)
         log.info(
             "IoT hub on https://%s:%d, device %s, module %s; connection string in %s,"
             " certificate (for REQUESTS_CA_BUNDLE) %s",
@@ -171,10 +197,17 @@ class Simulator:
             self.connection_string_file,
             cert,
         )
+        self._find_earlier_recordings()
+        if self.web is not None:
+            url = await self.web.start()
+            _write_whole(self.web_url_file, url, mode=0o600)  # the link holds the access token
         await self.module.restore()
 
     async def stop(self) -> None:
         await self.module.shutdown()
+        if self.web is not None:  # after the graphs: their last recordings go on its shelf
+            await self.web.stop()
+            self.web_url_file.unlink(missing_ok=True)
         if self.hub is not None:
             await self.hub.stop()
         if self.camera is not None:
@@ -191,6 +224,8 @@ async def run(options: SimulatorOptions, announce: bool = True) -> None:
         print(f"IoT Hub connection string: {simulator.connection_string}", file=sys.stderr)
         print(f"CA bundle (REQUESTS_CA_BUNDLE): {simulator.certificate}", file=sys.stderr)
         print(f"device: {options.device_id}  module: {options.module_id}", file=sys.stderr)
+        if simulator.web is not None:
+            print(f"Web view: {simulator.web.url}", file=sys.stderr)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -198,3 +233,13 @@ async def run(options: SimulatorOptions, announce: bool = True) -> None:
     await stop.wait()
     log.info("stopping")
     await simulator.stop()
+
+
+def _write_whole(path: Path, text: str, mode: int = 0o644) -> None:
+    # Written whole, then renamed: a reader waiting for the file never sees half of it.
+    partial = path.with_suffix(".tmp")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)  # also when an older run left the file behind with other bits
+    with os.fdopen(fd, "w") as out:
+        out.write(f"{text}\n")
+    partial.replace(path)

@@ -37,6 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import SimulatorOptions, default_state_dir, run
     from .graph.events import EventOutputs
     from .graph.node import Playback
+    from .web import WebOptions
 
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     options = SimulatorOptions(
@@ -58,6 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
         camera_password=os.environ.get("LVA_SIMULATOR_CAMERA_PASSWORD", args.camera_password),
         modules=dict(args.module_address + [("rtspsim", args.rtspsim)] * bool(args.rtspsim)),
         public_address=args.public_address,
+        web=None if args.no_web else WebOptions(args.web_host, args.web_port),
     )
     asyncio.run(run(options))
     return 0
@@ -189,6 +191,15 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--fast",
         action="store_true",
         help="read local video files as fast as the graph takes them, not in real time",
+    )
+    serve.add_argument(
+        "--web-host", default="127.0.0.1", help="address of the web view [127.0.0.1]"
+    )
+    serve.add_argument(
+        "--web-port", type=int, default=8090, help="port of the web view; 0 = any free one [8090]"
+    )
+    serve.add_argument(
+        "--no-web", action="store_true", help="no web view (graphs, frames, events, recordings)"
     )
     serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     twin = serve.add_argument_group("the module twin's event outputs ('' publishes nothing)")

@@ -5,6 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a Z: 2020-05-12T23:33:10.392Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def now_iso() -> str:
-    """The current UTC time, ISO 8601 with milliseconds and a Z: 2020-05-12T23:33:10.392Z."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The current UTC time, as ``iso`` prints it."""
+    return iso(datetime.now(UTC))

@@ -91,21 +91,34 @@ def _send(args: argparse.Namespace) -> int:
         ),
     )
     client = ExtensionClient(options)
+    output = None
 
     async def run() -> None:
-        async for result in client.stream(_frames(args)):
+        frames = output.stamp(_frames(args)) if output else _frames(args)
+        async for result in client.stream(frames):
             message = to_message(result.timestamp, result.inferences)
             if message is not None and not args.quiet:
                 print(json.dumps(message), flush=True)
+            if output:
+                await asyncio.to_thread(output.write, result)
 
     try:
+        if args.annotate:
+            from .client.annotated_output import AnnotatedOutput
+
+            output = AnnotatedOutput(args.annotate, options.timescale, options.nominal_fps)
         asyncio.run(run())
     except ExtensionCallError as error:
         print(f"lva-extension send: the server ended the stream: {error}", file=sys.stderr)
         return 1
-    except FileNotFoundError as error:
+    except (FileNotFoundError, FileExistsError) as error:
         print(f"lva-extension send: {error}", file=sys.stderr)
         return 2
+    finally:
+        if output:
+            output.close()
+    if output:
+        print(output.describe(), file=sys.stderr)
     print(client.summary.describe(), file=sys.stderr)
     return 1 if client.summary.violations else 0
 
@@ -175,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--fps", type=float, help="pace frames at this rate (default: unpaced)")
     send.add_argument("--config", default="", help="the extension_configuration to send")
     send.add_argument("--quiet", action="store_true", help="print only the summary")
+    send.add_argument(
+        "--annotate",
+        type=Path,
+        metavar="OUT",
+        help="write every answered frame with its inferences drawn: OUT.mp4, or a folder of JPEGs",
+    )
     send.add_argument("--username", help="send Basic credentials (x-ms-authentication)")
     send.add_argument(
         "--password", help="the password (default: environment LVA_EXTENSION_PASSWORD)"

@@ -94,6 +94,8 @@ class ExtensionNode(Node):
             await self.queue.put(item)
         elif not self.queue.full():
             self.queue.put_nowait(item)
+        else:  # behind a live camera: this frame is lost, as in LVA
+            self.context.counters.dropped += 1
 
     async def run(self) -> None:
         try:

@@ -20,6 +20,8 @@ from lva_extension.frames import encode
 from lva_extension.frames.resize import fit, resize
 
 SCALE_MODES = ("preserveAspectRatio", "pad", "stretch")
+Area = tuple[float, float, float, float]  # left, top, width, height: fractions of a frame
+WHOLE: Area = (0.0, 0.0, 1.0, 1.0)
 # The pixelFormat values of MediaGraphImageFormatRaw.
 LVA_PIXEL_FORMATS = (
     "yuv420p",
@@ -75,11 +77,22 @@ class ImageSpec:
 
     def scale(self, rgb: np.ndarray) -> np.ndarray:
         """The frame at the size the extension receives."""
+        return self.place(rgb)[0]
+
+    def place(self, rgb: np.ndarray) -> tuple[np.ndarray, Area]:
+        """The frame at the size the extension receives, and the area the source fills in it."""
         height, width = rgb.shape[:2]
         out_width, out_height = self.output_size(width, height)
         if self.mode != "pad":
-            return resize(rgb, out_width, out_height)
-        return fit(rgb, out_width, out_height, "letterbox", pad_value=0)[0]
+            return resize(rgb, out_width, out_height), WHOLE
+        canvas, placed = fit(rgb, out_width, out_height, "letterbox", pad_value=0)
+        area = (
+            placed.pad_x / out_width,
+            placed.pad_y / out_height,
+            placed.scale_x * width / out_width,
+            placed.scale_y * height / out_height,
+        )
+        return canvas, area
 
     def convert(self, rgb: np.ndarray) -> bytes:
         """Scale and encode one RGB frame into the bytes of a media sample."""

@@ -16,6 +16,8 @@ cut, or after ``RecordingStopped`` for a recording shorter than that);
 
 After each file the sink keeps its files within its size limit, deleting its
 oldest files first, never its newest (the one just made, or being made).
+Each finished file is told to the observer (``recording_written``) with the
+media times it covers.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Literal
 from ..times import now_iso
 from .media import PACKETS, Item, Mark, Packet
 from .node import Node, NodeContext
-from .recordings import Mp4File, Recording, within_limit
+from .recordings import Mp4File, RecordedFile, Recording, within_limit
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class Recorder(Node):
         self.gated = False  # the runner says whether a gate bounds the recordings
         self.recording: Recording | None = None
         self.file: Mp4File | None = None
+        self.written: RecordedFile | None = None  # the list entry of ``file``
         self.failed = False
         self._started = self._available = False
 
@@ -80,6 +83,10 @@ class Recorder(Node):
 
     def own_files(self) -> list[Path]:
         """Every file of this sink on disk, oldest first (for the size limit)."""
+        raise NotImplementedError
+
+    def on_disk(self) -> list[Recording]:
+        """The recordings this sink's files on disk make (at start: what earlier runs left)."""
         raise NotImplementedError
 
     # --- the recording ---
@@ -131,7 +138,8 @@ class Recorder(Node):
             return
         self.context.counters.passed()
         if file.packets == 1:
-            self.recording.files.append(file.path)
+            self.written = RecordedFile(file.path, file.first)
+            self.recording.files.append(self.written)
         if not self._started:
             self._started = True
             self._event("RecordingStarted")
@@ -139,10 +147,19 @@ class Recorder(Node):
     def _close_file(self) -> None:
         """A cut inside a recording: the finished file is playable."""
         file, self.file = self.file, None
-        if file is not None and file.close() and not self._available:
-            self._available = True
-            self._event("RecordingAvailable")
+        if file is not None and file.close():
+            self._finished(file)
+            if not self._available:
+                self._available = True
+                self._event("RecordingAvailable")
         self._keep_within_limit()
+
+    def _finished(self, file: Mp4File) -> None:
+        written, self.written = self.written, None
+        if written is None or self.recording is None:
+            return
+        written.media_end = file.last
+        self.context.observer.recording_written(self.recording, written)
 
     def _end(self) -> None:
         recording = self.recording
@@ -150,8 +167,8 @@ class Recorder(Node):
             return
         file, self.file = self.file, None
         try:
-            if file is not None:
-                file.close()
+            if file is not None and file.close():
+                self._finished(file)
         except OSError as error:
             self._storage_failed(error)
         recording.stopped = now_iso()

@@ -6,19 +6,22 @@ it starts at the first keyframe it is given and copies the codec parameters
 
 ``RecordingLog`` lists every recording the simulator's sinks have made, for
 the user (and a live view): which instance and sink, what LVA reported
-(``outputType``, ``outputLocation``), the files, and whether it is still
-being written.
+(``outputType``, ``outputLocation``), the files with the media times they
+cover, and whether it is still being written. At start it also lists what
+the sinks of the stored instances left on disk earlier (``restore``): their
+files, but not their media times, which only the run that made them knew.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from ..times import now_iso
+from ..times import iso, now_iso
 from .media import Packet, Session
 
 log = logging.getLogger(__name__)
@@ -121,6 +124,20 @@ def within_limit(files: list[Path], limit_bytes: int) -> list[Path]:
 
 
 @dataclass
+class RecordedFile:
+    path: Path
+    # Media times (seconds, the run's clock, the clock of its inference events' timestamps)
+    # of the file's time 0 and of its last frame; None when not known (found on disk at
+    # start) or, for media_end, while the file is being written.
+    media_start: Fraction | None = None
+    media_end: Fraction | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.media_end is not None
+
+
+@dataclass
 class Recording:
     instance: str
     sink: str
@@ -129,11 +146,35 @@ class Recording:
     path: Path  # the asset's folder or the file
     started: str = field(default_factory=now_iso)
     stopped: str | None = None
-    files: list[Path] = field(default_factory=list)
+    files: list[RecordedFile] = field(default_factory=list)
+    restored: bool = False  # found on disk at start: made before this simulator started
 
     @property
     def recording(self) -> bool:
         return self.stopped is None
+
+
+def found_on_disk(
+    instance: str,
+    sink: str,
+    output_type: Literal["assetName", "filePath"],
+    location: str,
+    path: Path,
+    files: list[Path],
+) -> Recording:
+    """A recording a sink left on disk before this start: its files, oldest first."""
+    times = [p.stat().st_mtime for p in files]
+    return Recording(
+        instance,
+        sink,
+        output_type,
+        location,
+        path,
+        started=iso(datetime.fromtimestamp(min(times), UTC)),
+        stopped=iso(datetime.fromtimestamp(max(times), UTC)),
+        files=[RecordedFile(p) for p in files],
+        restored=True,
+    )
 
 
 class RecordingLog:
@@ -143,6 +184,12 @@ class RecordingLog:
     def add(self, recording: Recording) -> Recording:
         self._recordings.append(recording)
         return recording
+
+    def restore(self, found: list[Recording]) -> None:
+        """Put first what sinks left on disk before this start (files not listed yet)."""
+        known = {f.path for r in self._recordings for f in r.files}
+        earlier = [r for r in found if not {f.path for f in r.files} & known]
+        self._recordings[:0] = sorted(earlier, key=lambda r: r.started)
 
     def list(self, instance: str | None = None) -> list[Recording]:
         return [r for r in self._recordings if instance is None or r.instance == instance]

@@ -33,7 +33,7 @@ from .nodes.signal_gate import SignalGate
 from .observer import GraphObserver, NodeStats, NullObserver
 from .plan import GraphPlan, InputPlan
 from .recorder import Recorder
-from .recordings import RecordingLog
+from .recordings import Recording, RecordingLog
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,10 @@ class GraphRun:
         times = [n.clock for n in self.nodes.values() if isinstance(n, RtspSource) and n.clock]
         return max(times) if times else None
 
+    def on_disk(self) -> list[Recording]:
+        """What this graph's sinks left on disk (its instance's earlier runs)."""
+        return [r for n in self.nodes.values() if isinstance(n, Recorder) for r in n.on_disk()]
+
     def problems(self) -> list[str]:
         """What keeps the graph from starting (a missing video file)."""
         return [p for p in (n.check() for n in self.nodes.values()) if p]
@@ -166,7 +170,9 @@ class GraphRun:
             if isinstance(n, RtspSource)
         ]
         self._supervisor = self._task(self._drain_after(sources), "drain")
-        if not isinstance(self.environment.observer, NullObserver):
+        observer = self.environment.observer
+        observer.instance_started(self.plan.instance, self.plan.topology)
+        if not isinstance(observer, NullObserver):
             self._tasks.append(self._task(self._report_stats(), "stats"))
         log.info(
             "graph instance %s is running (topology %s)", self.plan.instance, self.plan.topology
@@ -241,7 +247,10 @@ class GraphRun:
         await self._flush()
         for node in self.nodes.values():
             await node.close()
-        for stats in self.stats():
+        final = self.stats()
+        self.environment.observer.node_stats(final)
+        self.environment.observer.instance_stopped(self.plan.instance)
+        for stats in final:
             latency = ""
             if stats.latency_p50_ms is not None and stats.latency_p99_ms is not None:
                 latency = f"; latency p50 {stats.latency_p50_ms:.1f} ms"

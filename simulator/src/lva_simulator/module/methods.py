@@ -191,6 +191,16 @@ class LvaModule:
                 [ErrorDetail(p.code, p.message, p.target) for p in error.problems]
             ) from None
 
+    def plans(self) -> list[GraphPlan]:
+        """The plans of the stored instances that still fit their topologies."""
+        found = []
+        for instance in self.store.instances.values():
+            try:
+                found.append(self._plan(instance))
+            except MethodError:
+                continue
+        return found
+
     def _view(self, name: str) -> Json:
         record = self.store.instances[name]
         return {**record, "properties": {**record["properties"], "state": self.state(name)}}

@@ -26,7 +26,7 @@ from ..media import Packet
 from ..node import NodeContext
 from ..properties import Reader
 from ..recorder import Recorder, expand, wildcard
-from ..recordings import Mp4File, Recording
+from ..recordings import Mp4File, Recording, found_on_disk
 
 # Asset names Media Services accepts (after the system variables are filled in).
 ASSET_NAME = re.compile(r"^[^<>%&:\\/?*+.']{1,260}$")
@@ -88,3 +88,15 @@ class AssetSink(Recorder):
     def own_files(self) -> list[Path]:
         files = self.root.glob(f"{wildcard(self.spec.pattern)}/segment-*.mp4")
         return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+    def on_disk(self) -> list[Recording]:
+        assets: dict[Path, list[Path]] = {}
+        for path in self.own_files():
+            assets.setdefault(path.parent, []).append(path)
+        context = self.context
+        return [
+            found_on_disk(
+                context.instance, context.name, self.output_type, folder.name, folder, files
+            )
+            for folder, files in assets.items()
+        ]

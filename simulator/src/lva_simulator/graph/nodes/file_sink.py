@@ -23,7 +23,7 @@ from pathlib import Path
 from ..node import NodeContext
 from ..properties import Reader
 from ..recorder import Recorder, expand, wildcard
-from ..recordings import Recording
+from ..recordings import Recording, found_on_disk
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,17 @@ class FileSink(Recorder):
     def own_files(self) -> list[Path]:
         files = self.folder.glob(f"{wildcard(self.spec.pattern)}.mp4")
         return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+    def on_disk(self) -> list[Recording]:
+        context, base = self.context, self.spec.base_directory
+        return [
+            found_on_disk(
+                context.instance,
+                context.name,
+                self.output_type,
+                posixpath.join(base, path.name),
+                path,
+                [path],
+            )
+            for path in self.own_files()
+        ]

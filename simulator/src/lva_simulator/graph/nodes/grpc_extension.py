@@ -24,18 +24,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
-import numpy as np
 from cryptography import x509
 from lva_extension.client import ClientOptions, ExtensionCallError, ExtensionClient, TimedFrame
+from lva_extension.frames import FrameFormat
 from lva_extension.proto.inferencing_pb2 import Inference
 
 from ..endpoints import Endpoint, read_endpoint
 from ..events import inference_body
 from ..extension import ExtensionNode, SamplingSpec, read_image, read_sampling
-from ..imaging import ImageSpec
+from ..imaging import Area, ImageSpec
 from ..media import TIMESCALE, Picture, ticks
 from ..node import NodeContext
-from ..observer import SentFrame
+from ..observer import AnalyzedFrame, EncodedImage
 from ..properties import Reader
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,9 @@ class GrpcExtension(ExtensionNode):
         super().__init__(context, spec.sampling)
         self.spec = spec
         self.streams = 0
-        self._pending: dict[int, tuple[Picture, np.ndarray]] = {}
+        # Each frame in flight, until its answer: the picture, the bytes sent, the source's area.
+        self._pending: dict[int, tuple[Picture, bytes, Area]] = {}
+        self._format: FrameFormat | None = None
         self._failures = 0
         self._reported = ""
 
@@ -122,6 +124,7 @@ class GrpcExtension(ExtensionNode):
         height, width = first.rgb.shape[:2]
         self._check_fits(width, height)
         options = await self._options(width, height)
+        self._format = options.format.frame_format()
         pending: list[Picture] = [first]
         while not await self._stream(options, pending):
             delay = RETRY_DELAYS[min(self._failures - 1, len(RETRY_DELAYS) - 1)]
@@ -191,9 +194,9 @@ class GrpcExtension(ExtensionNode):
                 picture = pending.pop() if pending else await self.queue.get()
                 if picture is None:
                     return
-                scaled = await asyncio.to_thread(self.spec.image.scale, picture.rgb)
+                scaled, area = await asyncio.to_thread(self.spec.image.place, picture.rgb)
                 data = await asyncio.to_thread(self.spec.image.encode, scaled)
-                self._pending[ticks(picture.time)] = (picture, scaled)
+                self._pending[ticks(picture.time)] = (picture, data, area)
                 yield TimedFrame(ticks(picture.time), data)
 
         try:
@@ -203,7 +206,7 @@ class GrpcExtension(ExtensionNode):
                 if counters.state != "streaming":
                     counters.state = "streaming"
                     self._failures, self._reported = 0, ""
-                await self._answered(result.timestamp, list(result.inferences))
+                await self._answered(result.sequence, result.timestamp, list(result.inferences))
         except ExtensionCallError as error:
             self._failed(
                 error.code.name, f"the extension at {self.spec.address} ended the stream: {error}"
@@ -225,22 +228,22 @@ class GrpcExtension(ExtensionNode):
             )
         return True
 
-    async def _answered(self, timestamp: int, inferences: list[Inference]) -> None:
+    async def _answered(self, sequence: int, timestamp: int, inferences: list[Inference]) -> None:
         found = self._pending.pop(timestamp, None)
-        if found is None:
+        if found is None or self._format is None:
             return
-        picture, scaled = found
+        picture, data, area = found
         context = self.context
-        spec = self.spec.image
-        context.observer.frame_sent(
-            SentFrame(
+        context.observer.frame_analyzed(
+            AnalyzedFrame(
                 context.instance,
                 self.name,
                 picture.time,
-                scaled,
-                spec.encoding,
-                spec.pixel_format,
+                sequence,
+                EncodedImage(data, self._format),
                 inferences,
+                picture.inferences,
+                area,
             )
         )
         body = inference_body(timestamp, inferences)

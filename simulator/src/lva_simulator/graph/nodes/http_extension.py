@@ -39,6 +39,7 @@ from ..extension import ExtensionNode, SamplingSpec, read_image, read_sampling
 from ..imaging import ImageSpec
 from ..media import Picture
 from ..node import NodeContext, RunOptions
+from ..observer import AnalyzedFrame, EncodedImage
 from ..properties import Reader
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class HttpExtension(ExtensionNode):
         self.busy_until = 0.0
         self._reported = ""
         self._url = _through_modules(spec.endpoint.url, context.options)
+        self._sequence = 0  # frames posted
 
     def accepting(self) -> bool:
         return time.monotonic() >= self.busy_until
@@ -120,7 +122,9 @@ class HttpExtension(ExtensionNode):
         self, session: aiohttp.ClientSession, headers: dict[str, str], picture: Picture
     ) -> None:
         context, counters = self.context, self.context.counters
-        data = await asyncio.to_thread(self.spec.image.convert, picture.rgb)
+        scaled, area = await asyncio.to_thread(self.spec.image.place, picture.rgb)
+        data = await asyncio.to_thread(self.spec.image.encode, scaled)
+        self._sequence += 1
         sent = time.monotonic()
         try:
             async with session.post(
@@ -155,6 +159,20 @@ class HttpExtension(ExtensionNode):
             if body.get("inferences") != []:
                 await context.emit(context.event(picture.time, body))
             annotations = _annotations(body)
+        height, width = scaled.shape[:2]
+        image = EncodedImage(data, self.spec.image.stream_format(width, height).frame_format())
+        context.observer.frame_analyzed(
+            AnalyzedFrame(
+                context.instance,
+                self.name,
+                picture.time,
+                self._sequence,
+                image,
+                annotations,
+                picture.inferences,
+                area,
+            )
+        )
         counters.passed()
         await context.emit(Picture(picture.time, picture.rgb, (*picture.inferences, *annotations)))
 

@@ -26,6 +26,7 @@ from lva_extension.proto.inferencing_pb2 import Inference
 from ..events import inference_body
 from ..media import PICTURES, Item, Picture, ticks
 from ..node import Node, NodeContext
+from ..observer import AnalyzedFrame
 from ..properties import Reader
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,12 @@ class MotionDetection(Node):
         context = self.context
         context.counters.frames_in += 1
         found = await asyncio.to_thread(self._detect, item)
+        # Every frame it looked at, with its regions: a live view shows where motion is.
+        context.observer.frame_analyzed(
+            AnalyzedFrame(
+                context.instance, self.name, item.time, context.counters.frames_in, item.rgb, found
+            )
+        )
         if bool(found) != self._moving:  # one log line per burst of motion, not per frame
             self._moving = bool(found)
             state = "starts" if found else "ends"

@@ -62,6 +62,7 @@ class SignalGate(Node):
             Packet
         ] = []  # released packets since the last keyframe, outside activations
         self._open: Activation | None = None
+        context.counters.state = "closed"
 
     async def receive(self, item: Item, sender: str) -> None:
         counters = self.context.counters
