@@ -171,6 +171,8 @@ class LocalDevice:
             "--device-id", options.device_id,
             "--module-id", module.name,
             "--sink-output", f"{SIMULATOR_HOME}/messages.jsonl",
+            # Its web view would listen on the container's own loopback, out of reach.
+            "--no-web",
         ]  # fmt: skip
 
     def _make_folders(self, container: Container) -> None:
