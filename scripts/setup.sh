@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install the extension (with the video extra) and the
+# Create .venv and install the extension (with its video, onnx and opencv extras) and the
 # development tools into it; then the container tooling the image and deployment tests
 # use (scripts/containers/setup.sh; skipped where it cannot install, and so are those
 # tests). Safe to run again: it only adds what is missing.
@@ -33,6 +33,6 @@ if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -r requirements-dev.txt -e "modules/grpcExtension[video,onnx]" \
+.venv/bin/python -m pip install --quiet -r requirements-dev.txt -e "modules/grpcExtension[video,onnx,opencv]" \
     -e simulator -r cloud-to-device-console-app/requirements.txt
 scripts/containers/setup.sh --optional
