@@ -1,10 +1,12 @@
 """Attack: make the server open, block on or leak files by naming them in options.
 
-Files a stream names (the onnx ``model`` and ``labelsFile``) come from the
-model directory only, after symbolic links are resolved; only regular files
-under the size cap are read, off the event loop. Every refusal reads "not found
-in the model directory", the same for a missing file as for one outside, and
-never quotes what a file holds.
+A stream never names a file: the onnx ``model`` and ``labelsFile`` are the
+operator's (``defaultProcessor``), and a stream that names one is refused
+before anything is opened. The files the operator names come from the model
+directory only, after symbolic links are resolved; only regular files under
+the size cap are read. Every refusal of such a file reads "not found in the
+model directory", the same for a missing file as for one outside, and never
+quotes what a file holds.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import grpc
 import numpy as np
 import onnx
 import pytest
-from lva_extension.client import ClientOptions, StreamFormat
+from lva_extension import Frame
+from lva_extension.errors import ExtensionError
+from lva_extension.files import FileRoom
+from lva_extension.processors import LoadingRules, ProcessorSpec, create_processor
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.support.hostility import MODES, Target, normal_stream_served, target
-from tests.support.streams import descriptor, raw_call, run_client, tags
+from tests.support.streams import descriptor, raw_call
 
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 
@@ -62,33 +67,69 @@ def model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module", params=MODES, ids=list(MODES))
 def victim(request, model_dir):
-    args = ("--model-dir", str(model_dir), "--max-model-file-mib", "2", *MODES[request.param])
+    args = ("--model-dir", str(model_dir), *MODES[request.param])
     with target(*args) as running:
         yield running
 
 
-def configuration(**options: object) -> str:
-    return json.dumps({"processor": "onnx", "model": "tiny.onnx", **options})
-
-
 def refusal(victim: Target, **options: object) -> tuple[grpc.StatusCode, str]:
-    outcome = raw_call(victim.address, [descriptor(configuration=configuration(**options))])
+    configuration = json.dumps({"processor": "onnx", **options})
+    outcome = raw_call(victim.address, [descriptor(configuration=configuration)])
     return outcome.code, outcome.details
 
 
-def test_a_model_and_labels_from_the_model_directory_are_served(victim, model_dir):
-    for options in ({"labelsFile": "labels.txt"}, {"labelsFile": str(model_dir / "labels-link")}):
-        frame = np.zeros((32, 32, 3), np.uint8)
-        frame[..., 1] = 200
-        client = ClientOptions(
-            victim.address,
-            StreamFormat(width=32, height=32),
-            extension_configuration=configuration(**options),
-        )
-        results, summary = run_client(client, [frame])
-        assert summary.violations == []
-        assert tags(results) == ["green"]
+NAMES = [
+    "/dev/ptmx",
+    "/dev/zero",
+    "/etc/passwd",
+    "../../../../etc/passwd",
+    "passwd-link",
+    "fifo.txt",
+    "labels.txt",
+    "tiny.onnx",
+    "x" * 60_000,
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("option", ["labelsFile", "model"])
+def test_a_stream_that_names_a_file_is_refused_before_it_is_opened(victim, option, name):
+    code, details = refusal(victim, **{option: name})
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"a stream cannot set {option}" in details
+    assert len(details) < 400  # the client's name never quoted back at length
+    assert "root:" not in details  # nothing of what any file holds
     victim.assert_unharmed()
+
+
+def test_many_streams_naming_a_fifo_block_no_one(victim):
+    answers: list[grpc.StatusCode] = []
+
+    def one() -> None:
+        answers.append(refusal(victim, labelsFile="fifo.txt", model="fifo.txt")[0])
+
+    threads = [threading.Thread(target=one) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    assert normal_stream_served(victim.address)  # while they are refused
+    for thread in threads:
+        thread.join(timeout=30)
+    assert answers == [grpc.StatusCode.INVALID_ARGUMENT] * 12
+    victim.assert_unharmed()
+
+
+# --- the operator's own files: the same guards (a mistake or a swapped file) -----
+
+
+def created(model_dir: Path, **options: object) -> tuple[grpc.StatusCode, str]:
+    """What the onnx processor says of these server-side options (a refusal, or OK)."""
+    room = FileRoom(str(model_dir), 2 << 20, 10)
+    spec = ProcessorSpec("onnx", {"model": "tiny.onnx", **options})
+    try:
+        create_processor(spec, LoadingRules(models=room)).close()
+    except ExtensionError as error:
+        return error.status, error.message
+    return grpc.StatusCode.OK, ""
 
 
 @pytest.mark.parametrize(
@@ -103,71 +144,53 @@ def test_a_model_and_labels_from_the_model_directory_are_served(victim, model_di
         "passwd-link",
         "fifo.txt",
         "sub",
-        "",
         "missing.txt",
         "x" * 60_000,
     ],
 )
 @pytest.mark.parametrize("option", ["labelsFile", "model"])
-def test_files_outside_or_not_regular_are_not_found_in_the_model_directory(victim, option, name):
-    code, details = refusal(victim, **{option: name})
-    if option == "model" and not name:  # the option itself is missing
-        assert (code, "model: expected the name" in details) == (
-            grpc.StatusCode.INVALID_ARGUMENT,
-            True,
-        )
-    else:
-        assert code == NOT_FOUND, details
-        assert f"{option}: " in details and "not found in the model directory" in details
-    assert len(details) < 400  # the client's name quoted, cut short
-    assert "root:" not in details  # nothing of what any file holds
-    victim.assert_unharmed()
+def test_files_outside_or_not_regular_are_not_found_in_the_model_directory(model_dir, option, name):
+    code, details = created(model_dir, **{option: name})
+    assert code == NOT_FOUND, details
+    assert f"{option}: " in details and "not found in the model directory" in details
+    assert len(details) < 400
+    assert "root:" not in details
 
 
-def test_missing_and_existing_files_outside_read_the_same(victim):
+@pytest.mark.parametrize("labels", ["labels.txt", "labels-link", "{dir}/labels-link"])
+def test_the_operators_model_and_labels_from_the_model_directory_are_served(model_dir, labels):
+    room = FileRoom(str(model_dir), 2 << 20, 10)
+    options = {"model": "tiny.onnx", "labelsFile": labels.format(dir=model_dir)}
+    processor = create_processor(ProcessorSpec("onnx", options), LoadingRules(models=room))
+    frame = np.zeros((32, 32, 3), np.uint8)
+    frame[..., 1] = 200
+    (inferences,) = processor.process([Frame(frame, 0)])
+    assert [i.classification.tag.value for i in inferences] == ["green"]
+
+
+def test_missing_and_existing_files_outside_read_the_same(model_dir):
     answers = {
-        name: refusal(victim, labelsFile=name)[1].replace(name, "NAME")
+        name: created(model_dir, labelsFile=name)[1].replace(name, "NAME")
         for name in ("/etc/passwd", "/etc/no-such-file", "/bin/ls", "/bin/no-such-file")
     }
     assert len(set(answers.values())) == 1, answers
 
 
-def test_a_file_over_the_cap_is_refused_unread(victim):
-    code, details = refusal(victim, labelsFile="big.txt")
+def test_a_file_over_the_cap_is_refused_unread(model_dir):
+    code, details = created(model_dir, labelsFile="big.txt")
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert "maxModelFileMiB" in details
-    victim.assert_unharmed()
 
 
-def test_a_file_that_is_not_text_is_refused_without_quoting_it(victim):
-    code, details = refusal(victim, labelsFile="latin1.txt")
+def test_a_file_that_is_not_text_is_refused_without_quoting_it(model_dir):
+    code, details = created(model_dir, labelsFile="latin1.txt")
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert "is not UTF-8 text" in details
     assert "rouge" not in details and "\\xe9" not in details
-    victim.assert_unharmed()
 
 
-def test_a_model_that_is_not_a_model_is_refused_without_quoting_it(victim):
-    code, details = refusal(victim, model="labels.txt")
+def test_a_model_that_is_not_a_model_is_refused_without_quoting_it(model_dir):
+    code, details = created(model_dir, model="labels.txt")
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert "not an ONNX model" in details
     assert "green" not in details
-    victim.assert_unharmed()
-
-
-def test_many_streams_naming_a_fifo_block_no_one(victim):
-    # Seven at once used to hold every processing thread on open(); the FIFO now
-    # is refused before it is opened, and a normal stream is served meanwhile.
-    answers: list[grpc.StatusCode] = []
-
-    def one() -> None:
-        answers.append(refusal(victim, labelsFile="fifo.txt", model="fifo.txt")[0])
-
-    threads = [threading.Thread(target=one) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    assert normal_stream_served(victim.address)  # while they are refused
-    for thread in threads:
-        thread.join(timeout=30)
-    assert answers == [NOT_FOUND] * 12
-    victim.assert_unharmed()

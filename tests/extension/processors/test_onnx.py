@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -26,7 +25,7 @@ import numpy as np
 import onnx
 import pytest
 from lva_extension.client import ClientOptions, ExtensionCallError, StreamFormat
-from lva_extension.errors import InvalidArgument
+from lva_extension.errors import InvalidArgument, NotFound
 from lva_extension.files import FileRoom
 from lva_extension.frames.resize import fit
 from lva_extension.processors import LoadingRules, ProcessorSpec, create_processor
@@ -35,7 +34,6 @@ from lva_extension.processors.onnx import OnnxProcessor
 from lva_extension.processors.onnx.decoders import YoloDecoder, class_nms
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.support.servers import RunningServer, running_server
 from tests.support.streams import descriptor, raw_call, run_client
 
 OPSET = 17
@@ -161,18 +159,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def model_dir(models: dict[str, str]) -> str:
+    """The folder of the test models: the servers' model directory (modelDir)."""
     return str(Path(models["classifier"]).parent)
-
-
-@pytest.fixture(scope="module")
-def servers(models) -> Iterator[dict[int, RunningServer]]:
-    """A server per batch size, shared by this module's tests."""
-    folder = model_dir(models)
-    with (
-        running_server(batch_size=1, model_dir=folder) as one,
-        running_server(batch_size=4, model_dir=folder) as four,
-    ):
-        yield {1: one, 4: four}
 
 
 # --- expectations, computed from the models' definitions ------------------------
@@ -253,23 +241,28 @@ def letterbox_box_128x64(box):
 
 
 # --- through the server -----------------------------------------------------------
+# Files are the server's: the operator names the model in defaultProcessor, and a
+# stream refines the options (a stream never names a file; see also test_repository).
+
+
+def onnx_default(**options) -> str:
+    return json.dumps({"processor": "onnx", **options})
 
 
 @pytest.mark.parametrize("batch_size", [1, 4])
 @pytest.mark.parametrize("shared_memory", [False, True], ids=["embedded", "shm"])
-def test_classifier_through_the_server(servers, models, batch_size, shared_memory):
+def test_classifier_through_the_server(start_server, models, batch_size, shared_memory):
+    running = start_server(
+        batch_size=batch_size,
+        default_processor=onnx_default(model=models["classifier"]),
+        model_dir=model_dir(models),
+    )
     frames = [solid(c) for c in COLOURS] * 2
-    configuration = {
-        "processor": "onnx",
-        "model": models["classifier"],
-        "labels": LABELS,
-        "topK": 3,
-    }
     options = ClientOptions(
-        servers[batch_size].address,
+        running.address,
         StreamFormat("raw", "rgb24", 64, 48, stride_padding=3),
         shared_memory=shared_memory,
-        extension_configuration=json.dumps(configuration),
+        extension_configuration=json.dumps({"labels": LABELS, "topK": 3}),
     )
     results, summary = run_client(options, frames)
 
@@ -284,22 +277,18 @@ def test_classifier_through_the_server(servers, models, batch_size, shared_memor
 @pytest.mark.parametrize("batch_size", [1, 4])
 @pytest.mark.parametrize("shared_memory", [False, True], ids=["embedded", "shm"])
 @pytest.mark.parametrize("resize", ["stretch", "letterbox"])
-def test_detector_through_the_server(servers, models, batch_size, shared_memory, resize):
+def test_detector_through_the_server(start_server, models, batch_size, shared_memory, resize):
+    default = onnx_default(model=models["detector"], labelsFile=models["labels"], decoder="yolo")
+    running = start_server(
+        batch_size=batch_size, default_processor=default, model_dir=model_dir(models)
+    )
     width, height = (128, 96) if resize == "stretch" else (128, 64)
     frames = [solid(c, width, height) for c in COLOURS] * 2
-    configuration = {
-        "processor": "onnx",
-        "model": models["detector"],
-        "decoder": "yolo",
-        "labelsFile": models["labels"],
-        "resize": resize,
-        "subtype": "objects",
-    }
     options = ClientOptions(
-        servers[batch_size].address,
+        running.address,
         StreamFormat("raw", "bgr24", width, height),
         shared_memory=shared_memory,
-        extension_configuration=json.dumps(configuration),
+        extension_configuration=json.dumps({"resize": resize, "subtype": "objects"}),
     )
     results, summary = run_client(options, frames)
 
@@ -335,6 +324,30 @@ def test_options_from_the_default_processor_setting(start_server, models):
 
 
 @pytest.mark.parametrize(
+    "stream_options",
+    [
+        {"model": "/etc/passwd"},
+        {"labelsFile": "/dev/zero"},
+        {"model": "classifier", "providers": ["CPU"]},
+        {"threads": 64},
+    ],
+)
+def test_a_stream_cannot_name_a_file_or_take_resources(start_server, models, stream_options):
+    running = start_server(
+        default_processor=onnx_default(model=models["classifier"]), model_dir=model_dir(models)
+    )
+    configuration = json.dumps({"processor": "onnx", **stream_options})
+
+    outcome = raw_call(running.address, [descriptor(configuration=configuration)])
+
+    assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert not outcome.responses
+    refused = sorted(set(stream_options) & {"model", "labelsFile", "providers", "threads"})
+    assert f"a stream cannot set {', '.join(refused)} of processor 'onnx'" in outcome.details
+    assert '{"model": NAME}' in outcome.details
+
+
+@pytest.mark.parametrize(
     ("options", "message"),
     [
         ({"model": "nonexistent.onnx"}, "'nonexistent.onnx' not found in the model directory"),
@@ -359,28 +372,31 @@ def test_options_from_the_default_processor_setting(start_server, models):
             "labelsFile: '/nonexistent/labels' not found in the model directory",
         ),
         ({"model": "classifier", "resize": "crop"}, "resize: expected one of stretch, letterbox"),
+        ({"model": "classifier", "providers": ["CUDA"]}, "CUDAExecutionProvider is not in this"),
         ({}, "model: expected the name of an .onnx file in the model directory"),
     ],
 )
-def test_bad_configurations_end_the_stream_at_its_start(servers, models, options, message):
+def test_bad_configurations_are_refused_with_the_reason(models, options, message):
     if "model" in options:
         options["model"] = models.get(options["model"], options["model"])
-    configuration = json.dumps({"processor": "onnx", **options})
 
-    outcome = raw_call(servers[1].address, [descriptor(configuration=configuration)])
+    rules = LoadingRules(models=FileRoom(model_dir(models), 1 << 30, 60))
+    with pytest.raises((InvalidArgument, NotFound)) as refused:
+        create_processor(ProcessorSpec("onnx", options), rules)
 
-    assert outcome.code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
-    assert not outcome.responses  # no descriptor back: the stream ends at its start
-    assert re.search(message, outcome.details), outcome.details
+    assert re.search(message, refused.value.message), refused.value.message
 
 
-def test_the_client_sees_the_reason(servers):
-    options = ClientOptions(
-        servers[1].address, extension_configuration='{"processor": "onnx", "model": "/no.onnx"}'
+def test_the_client_sees_the_reason(start_server, models):
+    running = start_server(
+        default_processor=onnx_default(model=models["classifier"]), model_dir=model_dir(models)
     )
-    with pytest.raises(ExtensionCallError, match=r"'/no\.onnx' not found in the model") as raised:
+    options = ClientOptions(running.address, extension_configuration='{"topK": 0}')
+    with pytest.raises(
+        ExtensionCallError, match=r"topK: expected an integer of at least 1"
+    ) as raised:
         run_client(options, [solid((0, 0, 0), 416, 416)])
-    assert raised.value.code == grpc.StatusCode.NOT_FOUND
+    assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
 
 
 # --- in-process: layouts, batching, sessions --------------------------------------

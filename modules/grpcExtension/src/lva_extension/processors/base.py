@@ -57,5 +57,9 @@ class Processor(ABC):
     def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
         """Return exactly one list of inferences (possibly empty) per frame."""
 
+    operator_options: ClassVar[frozenset[str]] = frozenset()
+    """Options only the server's configuration (``defaultProcessor``) may set, never a
+    stream's ``extension_configuration``: file paths and resources, say."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Called once when the stream ends."""

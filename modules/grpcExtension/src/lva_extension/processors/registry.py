@@ -44,26 +44,18 @@ class ProcessorSpec:
 
     name: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    stream_keys: frozenset[str] = field(default=frozenset(), compare=False)
+    """The options that came from the stream's extension_configuration (the others
+    from defaultProcessor): a stream may not set a processor's operator_options."""
 
 
-def parse_configuration(configuration: str, default: str) -> ProcessorSpec:
-    # defaultProcessor is a name, or a JSON object with options: those options
-    # also apply to streams that choose the same processor, under their own.
-    fallback = ProcessorSpec(default)
-    if default.strip():
-        fallback = _parse(default, ProcessorSpec(""), "defaultProcessor")
-    spec = fallback
-    if configuration.strip():
-        spec = _parse(configuration, fallback, "extension_configuration")
-    if spec.name == fallback.name and spec is not fallback:
-        return ProcessorSpec(spec.name, {**fallback.options, **spec.options})
-    return spec
-
-
-def _parse(configuration: str, fallback: ProcessorSpec, source: str) -> ProcessorSpec:
-    text = configuration.strip()
+def read_configuration(text: str, source: str) -> dict[str, Any]:
+    """A configuration as a dict: empty -> {}, a name -> {"processor": name}, JSON -> itself."""
+    text = text.strip()
+    if not text:
+        return {}
     if text[0] not in "{[":
-        return ProcessorSpec(text)
+        return {"processor": text}
     try:
         document = json.loads(text)
     except RecursionError:
@@ -72,12 +64,38 @@ def _parse(configuration: str, fallback: ProcessorSpec, source: str) -> Processo
         raise InvalidArgument(f"{source}: not valid JSON ({shorten(str(error))})") from None
     if not isinstance(document, dict):
         raise InvalidArgument(f"{source}: expected a JSON object")
-    name = document.pop("processor", fallback.name)
-    if not isinstance(name, str) or not name.strip():
+    name = document.get("processor", "")
+    if "processor" in document and (not isinstance(name, str) or not name.strip()):
         raise InvalidArgument(
             f'{source}: "processor" must be a non-empty string, got {quote(name)}'
         )
-    return ProcessorSpec(name.strip(), document)
+    if isinstance(name, str) and name.strip():
+        document["processor"] = name.strip()
+    return document
+
+
+def merge_configurations(stream: Mapping[str, Any], default: Mapping[str, Any]) -> ProcessorSpec:
+    """The processor a stream gets: its own, or the default refined by its options."""
+    fallback_name = default.get("processor", "")
+    fallback = ProcessorSpec(fallback_name, {k: v for k, v in default.items() if k != "processor"})
+    if not stream:
+        return fallback
+    name = stream.get("processor", fallback_name)
+    options = {k: v for k, v in stream.items() if k != "processor"}
+    keys = frozenset(options)
+    # defaultProcessor's options also apply to streams that choose the same
+    # processor, under their own.
+    if name == fallback.name:
+        return ProcessorSpec(name, {**fallback.options, **options}, keys)
+    return ProcessorSpec(name, options, keys)
+
+
+def parse_configuration(configuration: str, default: str) -> ProcessorSpec:
+    """The processor for a stream's extension_configuration, given defaultProcessor."""
+    return merge_configurations(
+        read_configuration(configuration, "extension_configuration"),
+        read_configuration(default, "defaultProcessor"),
+    )
 
 
 @functools.cache
@@ -136,6 +154,13 @@ def create_processor(spec: ProcessorSpec, rules: LoadingRules = NO_PATHS) -> Pro
     SystemExit and KeyboardInterrupt included (a plugin must not stop the server).
     """
     cls = resolve_processor_class(spec.name, rules)
+    refused = sorted(spec.stream_keys & cls.operator_options)
+    if refused:
+        raise InvalidArgument(
+            f"extension_configuration: a stream cannot set {', '.join(refused)} of processor"
+            f" {quote(spec.name)} (files and resources are the server's: defaultProcessor); it"
+            ' chooses a model of the model repository by name: {"model": NAME}'
+        )
     try:
         with files.using(rules.models):
             return cls(**spec.options)

@@ -1,10 +1,13 @@
 """The ``onnx`` processor: an ONNX image model run with ONNX Runtime.
 
-``processor`` holds the options and the batch loop, ``decoders`` turns model
-outputs into inferences; frames are fitted with ``lva_extension.frames.resize``.
-ONNX Runtime itself is imported only when a model is loaded.
+``options`` holds what users configure, ``session`` opens models and runs
+them, ``fitting`` puts frames into the input tensor, ``decoders`` turns model
+outputs into inferences, and ``processor`` ties them into a Processor. The
+model server (lva_extension.models) builds on the same parts. ONNX Runtime
+itself is imported only when a model is loaded.
 """
 
-from .processor import OnnxOptions, OnnxProcessor
+from .options import OnnxOptions
+from .processor import OnnxProcessor
 
 __all__ = ["OnnxOptions", "OnnxProcessor"]
