@@ -1,7 +1,7 @@
 """The project's import graph, read with ``ast``: no circles, and layers that only look down.
 
 The extension package is layered along its data path (server -> stream ->
-transports -> frames, processors -> inferences, proto), with the LVA side
+models -> transports -> frames, processors -> inferences, proto), with the LVA side
 (client/) beside the server side and sharing only what lies below both.
 Every import counts, also those inside functions: a lazy import that closes
 a circle still ties the two modules together.
@@ -34,12 +34,13 @@ LAYERS = [
     {"inferences", "settings", "telemetry", "files"},
     {"frames"},
     {"transports", "processors"},
+    {"models"},
     {"stream", "client"},
     {"server"},
     {"cli"},
     {"__main__"},
 ]
-SERVER_SIDE = {"server", "stream", "transports", "frames", "processors"}
+SERVER_SIDE = {"server", "stream", "models", "transports", "frames", "processors"}
 
 
 def module_name(root: Path, prefix: str, path: Path) -> str:

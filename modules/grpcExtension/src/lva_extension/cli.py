@@ -1,4 +1,4 @@
-"""The ``lva-extension`` command: serve, send, health, sample-clip."""
+"""The ``lva-extension`` command: serve, send, health, models, sample-clip."""
 
 from __future__ import annotations
 
@@ -54,6 +54,24 @@ def _health(args: argparse.Namespace) -> int:
     status = probe(address, args.timeout, credentials, server_name, args.wait)
     print(status)
     return 0 if status == "SERVING" else 1
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .models import repository_room
+    from .models.listing import as_text, describe_repository
+
+    configure_logging("WARNING")
+    settings = Settings.load({"model_repository": args.model_repository})
+    if not settings.model_repository:
+        raise ConfigurationError(
+            "modelRepository: not set (give --model-repository, or the environment variable)"
+        )
+    directory = Path(settings.model_repository)
+    if not directory.is_dir():
+        raise ConfigurationError(f"modelRepository: {directory} is not a directory")
+    described = describe_repository(repository_room(settings))
+    print(json.dumps(described, indent=2) if args.json else as_text(described))
+    return 1 if any("error" in model for model in described) else 0
 
 
 def _frames(args: argparse.Namespace) -> Iterator[np.ndarray]:
@@ -213,6 +231,19 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--wait", type=float, default=0.0, help="retry until SERVING this long")
     _add_tls_flags(health)
     health.set_defaults(handler=_health)
+
+    models = commands.add_parser(
+        "models",
+        help="list the models of the model repository",
+        description="Load every model of the model repository as the server would and list"
+        " each with its inputs, outputs, decoder, batching policy, sessions and the options a"
+        " stream may set. Exit code 1 if a model does not load.",
+    )
+    models.add_argument(
+        "--model-repository", help="the repository (default: modelRepository, environment or .env)"
+    )
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(handler=_models)
 
     clip = commands.add_parser(
         "sample-clip",

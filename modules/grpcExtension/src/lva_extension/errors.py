@@ -45,6 +45,12 @@ class PermissionDenied(ExtensionError):
     status = grpc.StatusCode.PERMISSION_DENIED
 
 
+class FailedPrecondition(ExtensionError):
+    """What the client asked for exists but the server cannot serve it now (a broken model)."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+
 class ResourceExhausted(ExtensionError):
     """A limit of the server is reached; the client may retry later."""
 

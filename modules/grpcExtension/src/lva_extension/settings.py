@@ -23,6 +23,7 @@ from dotenv import dotenv_values
 from .errors import ConfigurationError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MODEL_LOADING = ("start", "firstUse")
 
 
 def _parse_bool(text: str) -> bool:
@@ -217,14 +218,36 @@ class Settings:
     max_model_file_mib: int = setting(
         1024,
         "maxModelFileMiB",
-        "largest file (model, labels) a stream may make the server read, in MiB",
+        "largest model, labels or config file the server reads (modelDir, modelRepository), in MiB",
         at_least=1,
     )
     model_read_seconds: float = setting(
         60.0,
         "modelReadSeconds",
-        "reading one model or labels file may take this long",
+        "reading one model, labels or config file may take this long",
         at_least=0.1,
+    )
+    model_repository: str = setting(
+        "",
+        "modelRepository",
+        "a directory of models, one folder each, that streams choose by name (unset: none)",
+    )
+    model_loading: str = setting(
+        "start",
+        "modelLoading",
+        "load the repository's models at start, or at a stream's first use",
+        choices=MODEL_LOADING,
+    )
+    model_poll_seconds: float = setting(
+        5.0,
+        "modelPollSeconds",
+        "look for changed model folders this often, and reload them (0: never)",
+        at_least=0,
+    )
+    cross_stream_batching: bool = setting(
+        True,
+        "crossStreamBatching",
+        "streams of the same model share its batches (false: each stream batches alone)",
     )
     max_in_flight: int = setting(
         16,

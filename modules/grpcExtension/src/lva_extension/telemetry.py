@@ -1,5 +1,5 @@
-"""What the server counts: per-stream figures for the close line, server-wide
-figures for the periodic stats line and the metrics endpoint."""
+"""What the server counts: per-stream figures for the close line, server-wide and
+per-model figures for the periodic stats line and the metrics endpoint."""
 
 from __future__ import annotations
 
@@ -39,6 +39,43 @@ class StreamStats:
         )
 
 
+class ModelStats:
+    """One model's batches (of every stream): sizes, queue delays, inference times."""
+
+    def __init__(self, name: str, metrics: NoMetrics) -> None:
+        self.name = name
+        self.metrics = metrics
+        self.batches = 0
+        self.frames = 0
+        self._window: list[tuple[int, float, float]] = []  # since the last stats line
+        self._delays: deque[float] = deque(maxlen=10_000)
+
+    def batch_ran(self, size: int, queue_delays: list[float], seconds: float) -> None:
+        """A batch of ``size`` frames ran for ``seconds``; each frame waited its queue delay."""
+        self.batches += 1
+        self.frames += size
+        self._window.append((size, max(queue_delays, default=0.0), seconds))
+        self._delays.extend(queue_delays)
+        self.metrics.model_batch(self.name, size, queue_delays, seconds)
+
+    def take_summary(self) -> str | None:
+        """Figures since the last call, for the stats line; None if no batch ran."""
+        window, self._window = self._window, []
+        if not window:
+            return None
+        sizes = np.array([size for size, _, _ in window], dtype=float)
+        seconds = np.array([run for _, _, run in window]) * 1000
+        delays = np.fromiter(self._delays, float) * 1000
+        self._delays.clear()
+        return (
+            f"model {self.name}: batches={len(window)} frames={int(sizes.sum())}"
+            f" mean_batch={sizes.mean():.1f} max_batch={int(sizes.max())}"
+            f" queue_delay_p50={np.percentile(delays, 50):.1f}ms"
+            f" queue_delay_p99={np.percentile(delays, 99):.1f}ms"
+            f" inference_mean={seconds.mean():.1f}ms"
+        )
+
+
 class Telemetry:
     """Server-wide counters, fed by every stream, shown in logs and metrics."""
 
@@ -48,6 +85,13 @@ class Telemetry:
         self.frames = 0
         self.processor_errors = 0
         self.closed_by_status: Counter[str] = Counter()
+        self.models: dict[str, ModelStats] = {}
+
+    def model(self, name: str) -> ModelStats:
+        """The figures of one model of the repository (kept across its versions)."""
+        if name not in self.models:
+            self.models[name] = ModelStats(name, self.metrics)
+        return self.models[name]
 
     def stream_opened(self) -> None:
         self.streams_open += 1
@@ -86,4 +130,8 @@ class Telemetry:
                     self.processor_errors,
                     closed or "none",
                 )
+            for stats in self.models.values():
+                summary = stats.take_summary()
+                if summary is not None:
+                    log.info("stats: %s", summary)
             last_frames, last_time = self.frames, now

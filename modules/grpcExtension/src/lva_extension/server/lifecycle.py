@@ -22,12 +22,14 @@ from grpc_reflection.v1alpha import reflection
 from ..contract import SERVICE_NAME
 from ..errors import ConfigurationError, ExtensionError
 from ..metrics import NoMetrics, PrometheusMetrics
-from ..processors import LoadingRules, create_processor, parse_configuration
+from ..models import ModelRepository, repository_room
+from ..processors import LoadingRules, create_processor
 from ..proto import extension_pb2_grpc
 from ..settings import Settings
-from ..stream.conversation import ServerResources
+from ..stream.choice import ModelRequest, choose
 from ..stream.limits import ByteBudget, StreamSlots
 from ..stream.processes import ProcessingPool
+from ..stream.resources import ServerResources
 from ..telemetry import Telemetry
 from . import auth, tls
 from .health import NOT_SERVING, SERVING, Health
@@ -56,6 +58,7 @@ class ExtensionServer:
         self._slots = StreamSlots(settings.max_streams)
         self._server: grpc.aio.Server | None = None
         self._pool: ProcessingPool | None = None
+        self.models: ModelRepository | None = None
 
     @property
     def open_streams(self) -> int:
@@ -67,10 +70,30 @@ class ExtensionServer:
         return dataclasses.replace(self.settings.binding, port=self.port or 0).client_address
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            # Nothing started may outlive a failed start (metrics port, model threads).
+            if self.models is not None:
+                await self.models.close()
+            self.close()
+            raise
+
+    async def _start(self) -> None:
         settings = self.settings
         if settings.metrics_port:
             self._metrics = PrometheusMetrics(settings.metrics_port, _metrics_host(settings))
         telemetry = Telemetry(self._metrics)
+        if settings.model_repository:
+            self.models = ModelRepository(
+                repository_room(settings),
+                self._executor,
+                telemetry,
+                load_at_start=settings.model_loading.lower() == "start",
+                poll_seconds=settings.model_poll_seconds,
+            )
+            await self.models.start()
+            _check_default_model(settings, self.models)
         if settings.processing_processes:
             self._pool = ProcessingPool(settings.processing_processes, settings.log_level.upper())
         resources = ServerResources(
@@ -81,6 +104,7 @@ class ExtensionServer:
             ByteBudget(settings.max_held_mib * 1024 * 1024),
             self._pool,
             self._opener,
+            self.models,
         )
         self._server = server = grpc.aio.server(
             interceptors=self._interceptors, options=grpc_options(settings)
@@ -116,11 +140,12 @@ class ExtensionServer:
             )
         where = binding.address if binding.scheme == "unix" else f"{binding.host}:{self.port}"
         log.info(
-            "serving the LVA gRPC extension on %s%s (default processor %s, batch size %d)",
+            "serving the LVA gRPC extension on %s%s (default processor %s, batch size %d%s)",
             where,
             " with TLS" if self._credentials else "",
             settings.default_processor,
             settings.batch_size,
+            f", models: {', '.join(self.models.names()) or 'none'}" if self.models else "",
         )
 
     async def drain(self, grace: float) -> None:
@@ -140,6 +165,8 @@ class ExtensionServer:
             log.warning("%d stream(s) did not finish their clean-up", self._slots.open)
         if self._server is not None:
             await self._server.stop(0)
+        if self.models is not None:
+            await self.models.close()
         self.close()
 
     def cancel_streams(self) -> None:
@@ -208,11 +235,26 @@ def _check_default_processor(settings: Settings) -> None:
     """A wrong defaultProcessor should stop the start, not every stream: the processor
     is created once, with its options (an onnx model is loaded), and closed again."""
     try:
-        spec = parse_configuration("", settings.default_processor)
-        processor = create_processor(spec, LoadingRules.of(settings, spec.name))
+        choice = choose("", settings.default_processor)
+        if isinstance(choice, ModelRequest):
+            if not settings.model_repository:
+                raise ConfigurationError(
+                    f"defaultProcessor: asks for {choice.label}, but modelRepository is not set"
+                )
+            return  # checked once the repository is read
+        processor = create_processor(choice, LoadingRules.of(settings, choice.name))
     except ExtensionError as error:
         raise ConfigurationError(f"defaultProcessor: {error.message}") from None
     processor.close()
+
+
+def _check_default_model(settings: Settings, models: ModelRepository) -> None:
+    choice = choose("", settings.default_processor)
+    if isinstance(choice, ModelRequest) and choice.model not in models.names():
+        raise ConfigurationError(
+            f"defaultProcessor: asks for {choice.label}, which is not in the model repository"
+            f" {models.directory} (it has: {', '.join(models.names()) or 'none'})"
+        )
 
 
 def _metrics_host(settings: Settings) -> str:

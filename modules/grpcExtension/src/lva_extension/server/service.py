@@ -8,7 +8,8 @@ import grpc
 
 from ..errors import ClientGone, ExtensionError
 from ..proto import extension_pb2_grpc
-from ..stream.conversation import Conversation, ServerResources
+from ..stream.conversation import Conversation
+from ..stream.resources import ServerResources
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -32,55 +30,21 @@ from ..errors import (
     shorten,
 )
 from ..frames import FrameFormat, parse_format
-from ..processors import LoadingRules, ProcessorSpec, create_processor, parse_configuration
 from ..proto import extension_pb2
-from ..settings import Settings
-from ..telemetry import Telemetry
-from ..transports import (
-    SharedMemoryLimits,
-    SharedMemoryTransport,
-    open_transport,
-    transfer_kind,
-)
+from ..transports import SharedMemoryTransport, transfer_kind
 from .batching import Batcher
+from .choice import ModelRequest, choose
 from .intake import ENVELOPE, Intake, watch_idle
-from .limits import ByteBudget, StreamSlots
-from .media_stream import MediaStream, PendingSample, Responder, Write
-from .pipeline import FramePipeline, Inferences
-from .processes import ProcessingPool
-from .runners import BatchRunner, LocalRunner
+from .media_stream import AckTurn, MediaStream, PendingSample, Responder, Write
+from .opening import open_runner
+from .pipeline import Inferences
+from .resources import ServerResources
 
 log = logging.getLogger(__name__)
 
 MAX_CONFIGURATION = 64 * 1024  # characters of extension_configuration read
 DESCRIPTOR_ALLOWANCE = MAX_CONFIGURATION + ENVELOPE  # bytes a descriptor message may hold
 DROP_CHECKS = 13  # three turns of the loop, then 10 ms apart: at most 100 ms
-
-
-@dataclass
-class ServerResources:
-    """What every conversation of one server shares."""
-
-    settings: Settings
-    executor: Executor
-    telemetry: Telemetry
-    slots: StreamSlots
-    budget: ByteBudget
-    pool: ProcessingPool | None = None  # processingProcesses
-    # Where processors are created (models loaded): not the frames' threads, so that a
-    # slow or stuck constructor never holds back another stream's frames.
-    opener: Executor | None = None
-    rules: LoadingRules = field(init=False)  # which processors streams may load
-    shm_limits: SharedMemoryLimits = field(init=False)
-
-    def __post_init__(self) -> None:
-        settings = self.settings
-        self.rules = LoadingRules.of(
-            settings, parse_configuration("", settings.default_processor).name
-        )
-        self.shm_limits = SharedMemoryLimits(
-            settings.max_shared_memory_mib * (1 << 20), settings.shared_memory_copy
-        )
 
 
 class Conversation:
@@ -232,15 +196,15 @@ class Conversation:
                 f"extension_configuration: {len(configuration)} characters;"
                 f" this server reads at most {MAX_CONFIGURATION}"
             )
-        spec = parse_configuration(configuration, self._settings.default_processor)
-        runner = await self._runner(descriptor, spec, fmt)
+        choice = choose(configuration, self._settings.default_processor)
+        runner = await open_runner(self._resources, descriptor, choice, fmt)
         log.info(
             "stream from %s opened: graph=%s format=%s transfer=%s processor=%s",
             self._peer,
             shorten(_graph_name(descriptor)),
             fmt.describe(),
             transfer_kind(descriptor),
-            shorten(spec.name),
+            shorten(choice.label if isinstance(choice, ModelRequest) else choice.name),
         )
         return MediaStream(
             self._resources.budget, runner, allowance, self._settings.in_flight_limit
@@ -265,37 +229,6 @@ class Conversation:
             )
         return allowance
 
-    async def _runner(
-        self,
-        descriptor: extension_pb2.MediaStreamDescriptor,
-        spec: ProcessorSpec,
-        fmt: FrameFormat,
-    ) -> BatchRunner:
-        settings = self._settings
-        if self._resources.pool is not None:
-            return await self._resources.pool.open(
-                descriptor,
-                spec,
-                fmt,
-                self._resources.rules,
-                self._resources.shm_limits,
-                settings.max_frame_pixels,
-            )
-        transport = open_transport(descriptor, self._resources.shm_limits)
-        try:
-            # A processor may load a model: keep that off the event loop.
-            processor = await asyncio.get_running_loop().run_in_executor(
-                self._resources.opener or self._resources.executor,
-                create_processor,
-                spec,
-                self._resources.rules,
-            )
-        except BaseException:
-            transport.close()
-            raise
-        pipeline = FramePipeline(transport, fmt, processor, spec.name, settings.max_frame_pixels)
-        return LocalRunner(pipeline, self._resources.executor, settings.inline_processing_ms / 1000)
-
     async def _serve_samples(
         self,
         intake: Intake,
@@ -308,7 +241,8 @@ class Conversation:
             async with asyncio.TaskGroup() as tasks:
 
                 def dispatch(batch: list[PendingSample]) -> None:
-                    tasks.create_task(self._process(batch, stream, responder, window))
+                    turn = stream.ack_turn()
+                    tasks.create_task(self._process(batch, stream, responder, window, turn))
 
                 batcher = Batcher(
                     self._settings.batch_size, self._settings.batch_timeout_ms / 1000, dispatch
@@ -334,8 +268,11 @@ class Conversation:
                         next_sequence += 1
                         pending = stream.hold(message.sequence_number, sample, size)
                         if sample.WhichOneof("content") is None:  # inferences only: no frame
-                            ack = self._acknowledge([pending], [[]], stream, responder, window)
-                            tasks.create_task(ack)
+                            batcher.flush()  # the frames before it are acknowledged first
+                            turn = stream.ack_turn()
+                            tasks.create_task(
+                                self._acknowledge([pending], [[]], stream, responder, window, turn)
+                            )
                         else:
                             batcher.add(pending)
                     batcher.flush()  # processed while we look at the call
@@ -364,11 +301,31 @@ class Conversation:
         stream: MediaStream,
         responder: Responder,
         window: asyncio.Semaphore,
+        turn: AckTurn,
     ) -> None:
-        results = await stream.process(batch)
-        await self._acknowledge(batch, results, stream, responder, window)
+        try:
+            results = await stream.process(batch)
+        except BaseException:
+            turn.done()
+            raise
+        await self._acknowledge(batch, results, stream, responder, window, turn)
 
     async def _acknowledge(
+        self,
+        batch: list[PendingSample],
+        results: list[Inferences],
+        stream: MediaStream,
+        responder: Responder,
+        window: asyncio.Semaphore,
+        turn: AckTurn,
+    ) -> None:
+        try:
+            await turn.wait()
+            await self._acknowledge_in_turn(batch, results, stream, responder, window)
+        finally:
+            turn.done()
+
+    async def _acknowledge_in_turn(
         self,
         batch: list[PendingSample],
         results: list[Inferences],

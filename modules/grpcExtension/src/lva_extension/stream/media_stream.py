@@ -60,6 +60,22 @@ class PendingSample:
     received: float = field(default_factory=time.monotonic)
 
 
+@dataclass(frozen=True)
+class AckTurn:
+    """A batch's place in its stream's order of acknowledgements."""
+
+    before: asyncio.Future[None] | None  # acknowledged when this is done
+    mine: asyncio.Future[None]
+
+    async def wait(self) -> None:
+        if self.before is not None:
+            await self.before
+
+    def done(self) -> None:
+        if not self.mine.done():
+            self.mine.set_result(None)
+
+
 class MediaStream:
     """What one stream holds between its descriptor and its end."""
 
@@ -73,6 +89,14 @@ class MediaStream:
         # Batches of a stateful processor run one at a time, in order.
         self.processing_slots = asyncio.Semaphore(in_flight if runner.thread_safe else 1)
         self.held_bytes = 0  # embedded bytes read and not yet acknowledged
+        self._last_turn: asyncio.Future[None] | None = None
+
+    def ack_turn(self) -> AckTurn:
+        """A place in the order of acknowledgements: batches may finish out of order
+        (they run side by side), their acknowledgements never do."""
+        turn = AckTurn(self._last_turn, asyncio.get_running_loop().create_future())
+        self._last_turn = turn.mine
+        return turn
 
     def hold(self, sequence: int, sample: extension_pb2.MediaSample, size: int) -> PendingSample:
         """Keep a sample whose ``size`` bytes the intake counted, until it is acknowledged."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..errors import ExtensionError
 from ..frames import FrameFormat, decode
@@ -51,9 +53,6 @@ class FramePipeline:
         self._lock = threading.Lock()  # batches of thread-safe processors run side by side
         self._warned_kept_frame = False
         self._warned_trailing = False
-        # A RAW sample may be longer than its frame (a client in the field declares
-        # every slot a byte longer): the frame is all there, the rest is ignored.
-        self._longest = max(most for _, most in fmt.sample_sizes) if fmt.is_raw else None
 
     def process(self, batch: Sequence[tuple[int, extension_pb2.MediaSample]]) -> BatchResult:
         """Process (sequence number, sample) pairs; the bytes are released on return."""
@@ -62,16 +61,15 @@ class FramePipeline:
         frames: list[Frame] = []
         try:
             for sequence, sample in batch:
-                try:
-                    data = self.transport.sample_bytes(sample)
-                    buffers.append(data)
-                    if self._longest is not None and len(data) > self._longest:
-                        data = self._trimmed(data, self._longest)
-                        buffers.append(data)
-                    image = decode(self.format, data, self.max_frame_pixels)
-                except ExtensionError as error:
-                    detail = error.message.removeprefix("sample: ")
-                    raise type(error)(f"sample {sequence}: {detail}") from None
+                read, image = read_sample(
+                    self.transport,
+                    self.format,
+                    sequence,
+                    sample,
+                    self.max_frame_pixels,
+                    self._trailing,
+                )
+                buffers.extend(read)
                 frames.append(Frame(image, sample.timestamp, tuple(sample.inferences)))
             inferences, failed = self._process(frames)
         finally:
@@ -80,17 +78,16 @@ class FramePipeline:
             self._release(buffers)
         return BatchResult(inferences, failed, time.perf_counter() - started)
 
-    def _trimmed(self, data: bytes | memoryview, size: int) -> memoryview:
+    def _trailing(self, length: int, size: int) -> None:
         if not self._warned_trailing:
             self._warned_trailing = True
             log.warning(
                 "%d-byte samples for %d-byte frames (%s): the trailing bytes are ignored"
                 " (logged once per stream)",
-                len(data),
+                length,
                 size,
                 self.format.describe(),
             )
-        return memoryview(data)[:size]
 
     def close(self) -> None:
         try:
@@ -123,14 +120,54 @@ class FramePipeline:
 
     def _release(self, buffers: list[bytes | memoryview]) -> None:
         for buffer in buffers:
-            if isinstance(buffer, memoryview):
-                try:
-                    buffer.release()
-                except BufferError:
-                    if not self._warned_kept_frame:
-                        self._warned_kept_frame = True
-                        log.warning(
-                            "processor %s keeps frames past process(); copy frames you keep:"
-                            " shared memory may be overwritten once a sample is acknowledged",
-                            self.processor_name,
-                        )
+            if not release(buffer) and not self._warned_kept_frame:
+                self._warned_kept_frame = True
+                log.warning(
+                    "processor %s keeps frames past process(); copy frames you keep:"
+                    " shared memory may be overwritten once a sample is acknowledged",
+                    self.processor_name,
+                )
+
+
+def read_sample(
+    transport: Transport,
+    fmt: FrameFormat,
+    sequence: int,
+    sample: extension_pb2.MediaSample,
+    max_frame_pixels: int,
+    trailing: Callable[[int, int], None] | None = None,
+) -> tuple[list[bytes | memoryview], np.ndarray]:
+    """A sample's buffers and its frame (a view of them where the format allows).
+
+    Release each buffer with ``release`` once every view of it is gone. A RAW
+    sample may be longer than its frame (a client in the field declares every
+    slot a byte longer): the frame is all there, the rest is ignored (and
+    ``trailing(length, size)`` told).
+    """
+    buffers: list[bytes | memoryview] = []
+    try:
+        data = transport.sample_bytes(sample)
+        buffers.append(data)
+        if fmt.is_raw:
+            longest = max(most for _, most in fmt.sample_sizes)
+            if len(data) > longest:
+                if trailing is not None:
+                    trailing(len(data), longest)
+                data = memoryview(data)[:longest]
+                buffers.append(data)
+        return buffers, decode(fmt, data, max_frame_pixels)
+    except ExtensionError as error:
+        for buffer in reversed(buffers):
+            release(buffer)
+        detail = error.message.removeprefix("sample: ")
+        raise type(error)(f"sample {sequence}: {detail}") from None
+
+
+def release(buffer: bytes | memoryview) -> bool:
+    """Let go of a sample's bytes; False if something still holds a view of them."""
+    if isinstance(buffer, memoryview):
+        try:
+            buffer.release()
+        except BufferError:
+            return False
+    return True

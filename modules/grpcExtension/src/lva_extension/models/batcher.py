@@ -1,0 +1,298 @@
+"""The dynamic batcher: frames of many streams gathered into one model's batches.
+
+A stream reserves a slot for each of its frames (in its order), fills the
+slots on a thread (its frames are read and fitted straight into the batch's
+preallocated input tensor, and their bytes let go), and awaits each frame's
+result. A batch goes to a free session when it holds ``maxBatchSize`` frames,
+or the largest preferred size, or ``maxQueueDelayMs`` after its first frame,
+whichever comes first; while every session is busy it keeps growing up to
+``maxBatchSize`` (so a loaded model runs larger batches). It runs once, and
+each frame's inferences go back to the stream that reserved it. Everything
+here runs on the event loop but the fill, the model run and the decoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..frames.resize import Placement
+from ..processors.onnx.decoders import Decoder
+from ..processors.onnx.fitting import Fitter
+from ..proto.inferencing_pb2 import Inference
+from ..telemetry import ModelStats
+from .version import ModelVersion, batch_target
+
+log = logging.getLogger(__name__)
+
+Inferences = list[Inference]
+Outcome = tuple[Inferences, bool]  # a frame's inferences, and whether the model failed on it
+
+
+@dataclass(eq=False)
+class Slot:
+    """One frame's place in a batch."""
+
+    batch: PendingBatch
+    index: int
+    decoder: Decoder
+    future: asyncio.Future[Outcome]
+    reserved: float = field(default_factory=time.monotonic)
+    placement: Placement | None = None
+    abandoned: bool = False  # its frame was never fitted (the stream failed or left)
+
+    @property
+    def tensor(self) -> np.ndarray:
+        return self.batch.tensor[self.index]
+
+    @property
+    def fitter(self) -> Fitter:
+        return self.batch.version.fitter
+
+
+@dataclass(eq=False)
+class PendingBatch:
+    version: ModelVersion
+    tensor: np.ndarray
+    capacity: int
+    target: int
+    slots: list[Slot] = field(default_factory=list)
+    filling: int = 0  # slots reserved and not yet filled
+    due: bool = False  # its queue delay has passed
+    dispatched: bool = False  # a session is taken for it: no more slots
+    timer: asyncio.TimerHandle | None = None
+
+
+class Reservation:
+    """Slots a stream reserved for a batch of its frames, in its order."""
+
+    def __init__(self, batcher: ModelBatcher, slots: list[Slot]) -> None:
+        self.slots = slots
+        self._batcher = batcher
+
+    def filling(self, work: asyncio.Future[list[Placement]]) -> None:
+        """``work`` fills the slots (on a thread); when it is done, they may run."""
+        work.add_done_callback(self._filled)
+
+    def _filled(self, work: asyncio.Future[list[Placement]]) -> None:
+        placements = None if work.cancelled() or work.exception() else work.result()
+        for index, slot in enumerate(self.slots):
+            if placements is None:
+                slot.abandoned = True
+            else:
+                slot.placement = placements[index]
+            self._batcher.filled(slot.batch)
+
+    async def results(self) -> list[Outcome]:
+        return list(await asyncio.gather(*(slot.future for slot in self.slots)))
+
+
+class ModelBatcher:
+    """Gathers frames into batches of one model and runs them."""
+
+    def __init__(
+        self,
+        current: Callable[[], ModelVersion],
+        executor: Executor,
+        stats: ModelStats,
+        capacity: int | None = None,
+    ) -> None:
+        self._current = current  # the model's version for new frames
+        self._executor = executor  # fills and decoding: the server's threads
+        self._stats = stats
+        self._capacity = capacity  # None: the model's maxBatchSize
+        self._queue: deque[PendingBatch] = deque()  # oldest first; only the last takes frames
+        self._running = 0
+        self._reserving = asyncio.Lock()  # fair: frames get their slots in arrival order
+        self._room = asyncio.Event()
+        self._spare: list[np.ndarray] = []  # input tensors of the current version, reused
+        self._spare_version: ModelVersion | None = None
+        self._failures = 0
+
+    async def reserve(
+        self, count: int, decoder_for: Callable[[ModelVersion], Decoder]
+    ) -> Reservation:
+        """Slots for ``count`` frames; may wait while the model is too far behind."""
+        slots: list[Slot] = []
+        try:
+            async with self._reserving:
+                for _ in range(count):
+                    batch = await self._forming_batch()
+                    slot = Slot(
+                        batch,
+                        len(batch.slots),
+                        decoder_for(batch.version),
+                        asyncio.get_running_loop().create_future(),
+                    )
+                    batch.slots.append(slot)
+                    batch.filling += 1
+                    slots.append(slot)
+                    if len(batch.slots) == 1:
+                        self._start_clock(batch)
+        except BaseException:
+            for slot in slots:
+                slot.abandoned = True
+                self.filled(slot.batch)
+            raise
+        self._pump()
+        return Reservation(self, slots)
+
+    def filled(self, batch: PendingBatch) -> None:
+        batch.filling -= 1
+        self._pump()
+
+    # --- forming batches -----------------------------------------------------------
+
+    async def _forming_batch(self) -> PendingBatch:
+        while True:
+            version = self._current()
+            last = self._queue[-1] if self._queue else None
+            if last is not None and not last.dispatched:
+                if last.version is version and len(last.slots) < last.capacity:
+                    return last
+                if last.version is not version:
+                    last.due = True  # a new version: the old one's last batch goes now
+            # Room for the batch that runs, one queued behind it and one forming.
+            if len(self._queue) < version.instances + 2:
+                batch = self._new_batch(version)
+                self._queue.append(batch)
+                return batch
+            self._room.clear()
+            await self._room.wait()
+
+    def _new_batch(self, version: ModelVersion) -> PendingBatch:
+        policy = version.batching
+        capacity = min(self._capacity or policy.size, policy.size)
+        if version.input.batch is not None:
+            capacity = policy.size  # a fixed batch: the tensor holds exactly what a run takes
+        if self._spare_version is not version:
+            self._spare, self._spare_version = [], version
+        tensor = self._spare.pop() if self._spare else version.fitter.allocate(capacity)
+        return PendingBatch(version, tensor, capacity, batch_target(policy, capacity))
+
+    def _start_clock(self, batch: PendingBatch) -> None:
+        delay = batch.version.batching.max_queue_delay_ms / 1000
+        if delay <= 0:
+            batch.due = True
+        else:
+            batch.timer = asyncio.get_running_loop().call_later(delay, self._due, batch)
+
+    def _due(self, batch: PendingBatch) -> None:
+        batch.due = True
+        self._pump()
+
+    # --- running them ----------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Start every batch that may go now, oldest first."""
+        while self._queue:
+            head = self._queue[0]
+            if not head.dispatched:
+                ready = head.due or len(head.slots) >= head.target
+                if not (ready and head.slots) or self._running >= head.version.instances:
+                    return
+                head.dispatched = True
+                self._running += 1
+                if head.timer is not None:
+                    head.timer.cancel()
+            if head.filling:
+                return  # it goes when its last frame is in
+            self._queue.popleft()
+            self._run(head)
+
+    def _run(self, batch: PendingBatch) -> None:
+        started = time.monotonic()
+        count = len(batch.slots)
+        if all(slot.abandoned for slot in batch.slots):
+            self._ran(batch, started, None)
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            work = loop.run_in_executor(
+                batch.version.executor, batch.version.run, batch.tensor, count
+            )
+        except RuntimeError as error:  # the server is stopping: its threads are gone
+            work = loop.create_future()
+            work.set_exception(error)
+        work.add_done_callback(lambda done: self._ran(batch, started, done))
+
+    def _ran(
+        self,
+        batch: PendingBatch,
+        started: float,
+        work: asyncio.Future[list[np.ndarray]] | None,
+    ) -> None:
+        finished = time.monotonic()
+        self._running -= 1
+        outputs: list[np.ndarray] | None = None
+        if work is not None:
+            if work.cancelled() or work.exception() is not None:
+                self._log_failure(batch, work)
+            else:
+                outputs = work.result()
+            self._stats.batch_ran(
+                len(batch.slots),
+                [started - slot.reserved for slot in batch.slots],
+                finished - started,
+            )
+        if batch.version is self._spare_version:
+            self._spare.append(batch.tensor)  # its frames are in the outputs now
+        self._room.set()
+        self._pump()
+        try:
+            decoding = asyncio.get_running_loop().run_in_executor(
+                self._executor, self._decode, batch.slots, outputs
+            )
+        except RuntimeError:  # the server is stopping: decode here
+            _deliver(batch.slots, self._decode(batch.slots, outputs))
+            return
+        decoding.add_done_callback(
+            lambda done: _deliver(
+                batch.slots, None if done.cancelled() or done.exception() else done.result()
+            )
+        )
+
+    def _log_failure(self, batch: PendingBatch, work: asyncio.Future[list[np.ndarray]]) -> None:
+        error = None if work.cancelled() else work.exception()
+        self._failed(
+            f"model {batch.version.name} failed on a batch of {len(batch.slots)} frame(s)"
+            f" ({error!r})"
+        )
+
+    def _failed(self, what: str, exc_info: bool = False) -> None:
+        self._failures += 1
+        log.log(
+            logging.ERROR if self._failures == 1 else logging.DEBUG,
+            "%s; acknowledged without inferences (later failures are logged at DEBUG"
+            " and counted as processor errors)",
+            what,
+            exc_info=exc_info,
+        )
+
+    def _decode(self, slots: list[Slot], outputs: list[np.ndarray] | None) -> list[Outcome]:
+        """Each frame's output -> its inferences, by its stream's decoder (on a thread)."""
+        outcomes: list[Outcome] = []
+        for index, slot in enumerate(slots):
+            if slot.abandoned or outputs is None or slot.placement is None:
+                outcomes.append(([], not slot.abandoned))
+                continue
+            try:
+                outcomes.append((slot.decoder.decode(outputs[index], slot.placement), False))
+            except Exception:
+                name = slot.batch.version.name
+                self._failed(f"decoding an output of model {name} failed", exc_info=True)
+                outcomes.append(([], True))
+        return outcomes
+
+
+def _deliver(slots: list[Slot], outcomes: list[Outcome] | None) -> None:
+    for index, slot in enumerate(slots):
+        if not slot.future.done():
+            slot.future.set_result(outcomes[index] if outcomes is not None else ([], True))
