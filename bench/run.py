@@ -1,57 +1,46 @@
-"""Benchmark the extension server against an echo server, in the same run.
+"""Benchmark the extension server, in the same run as its references.
 
-    .venv/bin/python bench/run.py            # every case, about a minute and a half
-    .venv/bin/python bench/run.py --quick    # shorter runs of the same cases
+    .venv/bin/python bench/run.py                 # every case, about four minutes
+    .venv/bin/python bench/run.py --quick         # shorter runs of the same cases
     .venv/bin/python bench/run.py --only 1 2 --server-args --workers 2
+    .venv/bin/python bench/run.py --only m32u --repeat 5   # medians and spread
 
-Both servers run as separate processes and are driven by the project's own
-client from this process. For each case it prints frames per second, latency
-p50/p99, server CPU seconds per 1,000 frames, the server's peak memory, and the
-ratio of our fps to echo's; the figures go to bench/results/latest.json (the
-previous run is kept as previous.json and shown beside them).
+Transport cases (1-6) compare the server with an echo server that acknowledges
+without reading; model cases (m...) serve a real network from the model
+repository, with batching across streams on ("ours") and off ("off"), and
+compare with ONNX Runtime alone on the same cores (model_case.py). Servers run
+as separate processes, driven by the project's own client from this process.
+For each case it prints frames per second, latency p50/p99, server CPU seconds
+per 1,000 frames and the ratio to the reference; the figures go to
+bench/results/latest.json (the previous run is kept as previous.json and shown
+beside them). With --repeat, the cases and the references run that many times,
+alternating, and the tables show medians with the spread (min-max) of fps.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import platform
-import re
 import shutil
-import subprocess
+import statistics
 import sys
-import threading
+import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat
-from lva_extension.client.clips import dark_light_frames
-from lva_extension.frames import encode
+from lva_extension.client import StreamFormat
+
+if not __package__:  # run as a script (bench/ first on sys.path): make "bench" importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import model_case
+from bench.harness import Case, Figures, frames_for, machine, run_case, server
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 BIN = Path(sys.executable).parent
-SERVING = re.compile(r"serving the LVA gRPC extension on \S+?:(\d+)")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class Case:
-    number: str
-    title: str
-    fmt: StreamFormat
-    shm: bool = False
-    streams: int = 1
-    window: int = 8
-    fps: float | None = None
-    frames: int = 1500  # per stream
-    seconds: float | None = None  # paced cases: duration instead of a frame count
 
 
 def cases(quick: bool) -> list[Case]:
@@ -78,129 +67,6 @@ def cases(quick: bool) -> list[Case]:
     ]
 
 
-@dataclass
-class Figures:
-    fps: float
-    p50_ms: float
-    p99_ms: float
-    cpu_s_per_1000: float
-    peak_mib: float
-    wall_s: float
-    frames: int
-    acknowledged: int
-    violations: int
-    extra: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class ServerProcess:
-    process: subprocess.Popen[str]
-    address: str
-
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for pid in [self.process.pid, *children(self.process.pid)]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-        return total
-
-    def peak_mib(self) -> float:
-        peak = 0
-        for pid in [self.process.pid, *children(self.process.pid)]:
-            status = Path(f"/proc/{pid}/status").read_text()
-            match = re.search(r"VmHWM:\s+(\d+) kB", status)
-            peak += int(match[1]) if match else 0
-        return peak / 1024
-
-
-def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-@contextmanager
-def server(command: list[str]) -> Iterator[ServerProcess]:
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    assert process.stderr is not None
-    for line in process.stderr:
-        match = SERVING.search(line)
-        if match:
-            break
-    else:
-        raise SystemExit(f"server did not start: {command}")
-    # Keep draining its log so that it never blocks on a full pipe.
-    threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()  # type: ignore[union-attr]
-    try:
-        yield ServerProcess(process, f"127.0.0.1:{match[1]}")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def frames_for(fmt: StreamFormat) -> list[bytes]:
-    """Frames encoded once up front, so that the client's encoding is not measured."""
-    frame_format = fmt.frame_format()
-    return [encode(rgb, frame_format) for rgb in dark_light_frames(fmt.width, fmt.height, 4, 2)]
-
-
-async def one_stream(address: str, case: Case, encoded: list[bytes], index: int) -> ExtensionClient:
-    options = ClientOptions(
-        address,
-        case.fmt,
-        shared_memory=case.shm,
-        window=case.window,
-        fps=case.fps,
-        graph_instance=f"bench-{index}",
-        max_message_bytes=256 * 1024 * 1024,
-    )
-    count = int(case.seconds * case.fps) if case.seconds and case.fps else case.frames
-    client = ExtensionClient(options)
-    async for _ in client.stream(encoded[i % len(encoded)] for i in range(count)):
-        pass
-    return client
-
-
-def run_case(target: ServerProcess, case: Case, encoded: list[bytes]) -> Figures:
-    cpu_before = target.cpu_seconds()
-    started = time.monotonic()
-
-    async def all_streams() -> list[ExtensionClient]:
-        return await asyncio.gather(
-            *(one_stream(target.address, case, encoded, i) for i in range(case.streams))
-        )
-
-    clients = asyncio.run(all_streams())
-    wall = time.monotonic() - started
-    cpu = target.cpu_seconds() - cpu_before
-    latencies = np.array([x for c in clients for x in c.summary.latencies]) * 1000
-    acknowledged = sum(c.summary.frames_acknowledged for c in clients)
-    return Figures(
-        fps=acknowledged / wall,
-        p50_ms=float(np.percentile(latencies, 50)) if len(latencies) else 0.0,
-        p99_ms=float(np.percentile(latencies, 99)) if len(latencies) else 0.0,
-        cpu_s_per_1000=cpu / max(acknowledged, 1) * 1000,
-        peak_mib=target.peak_mib(),
-        wall_s=wall,
-        frames=sum(c.summary.frames_sent for c in clients),
-        acknowledged=acknowledged,
-        violations=sum(len(c.summary.violations) for c in clients),
-    )
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return (
-        f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, {platform.machine()}"
-    )
-
-
 def table(results: dict[str, dict[str, Figures]], previous: dict) -> str:
     columns = ("fps", "p50 ms", "p99 ms", "cpu s/1k", "MiB", "vs echo", "before")
     head = f"{'case':<42} {'server':<8} " + " ".join(f"{c:>8}" for c in columns)
@@ -224,16 +90,43 @@ def table(results: dict[str, dict[str, Figures]], previous: dict) -> str:
     return "\n".join(lines)
 
 
+def median_figures(runs: list[Figures]) -> Figures:
+    """The median of each figure over repeated runs; the fps spread goes in ``extra``."""
+    if len(runs) == 1:
+        return runs[0]
+    values = {k: statistics.median(getattr(f, k) for f in runs) for k in asdict(runs[0])}
+    extra = {k: statistics.median(f.extra.get(k, 0.0) for f in runs) for k in runs[0].extra}
+    extra.update(fps_min=min(f.fps for f in runs), fps_max=max(f.fps for f in runs))
+    return replace(runs[0], **{k: v for k, v in values.items() if k != "extra"}, extra=extra)
+
+
+def spread(results: dict[str, dict[str, Figures]]) -> str:
+    lines = []
+    for title, by_server in results.items():
+        for name, f in by_server.items():
+            if "fps_min" in f.extra:
+                lines.append(
+                    f"  {title[:46]} {name}: fps median {f.fps:.1f},"
+                    f" min {f.extra['fps_min']:.1f}, max {f.extra['fps_max']:.1f}"
+                )
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
-    parser.add_argument("--only", nargs="*", help="case numbers to run (1 2 3a 3b 4 5 6)")
+    parser.add_argument(
+        "--only", nargs="*", help="case numbers (1 2 3a 3b 4 5 6 m1p m1u m8p m8u m32p m32u)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="run everything this many times")
     parser.add_argument(
         "--server-args", nargs=argparse.REMAINDER, default=[], help="for lva-extension serve"
     )
     args = parser.parse_args()
 
-    chosen = [c for c in cases(args.quick) if not args.only or c.number in args.only]
+    wanted = lambda c: not args.only or c.number in args.only  # noqa: E731
+    transport = [c for c in cases(args.quick) if wanted(c)]
+    models = [c for c in model_case.model_cases(args.quick) if wanted(c)]
     ours = [
         str(BIN / "lva-extension"),
         "serve",
@@ -244,18 +137,22 @@ def main() -> int:
         *args.server_args,
     ]
     echo = [sys.executable, str(ROOT / "echo_server.py"), "tcp://127.0.0.1:0"]
-    results: dict[str, dict[str, Figures]] = {}
-    for case in chosen:
-        encoded = frames_for(case.fmt)
-        title = f"{case.number}. {case.title}"
-        results[title] = {}
-        for name, command in (("echo", echo), ("ours", ours)):
-            with server(command) as target:
-                results[title][name] = run_case(target, case, encoded)
-            print(
-                f"  {title}: {name} {results[title][name].fps:.1f} fps", file=sys.stderr, flush=True
-            )
+    runs: dict[str, dict[str, list[Figures]]] = {}
+    references: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="lva-bench-models-") as scratch:
+        repository = model_case.prepare(Path(scratch))
+        servers = model_case.server_commands(ours, repository)
+        for _ in range(args.repeat):
+            for case in transport:
+                run_against(case, {"echo": (echo, 0), "ours": (ours, 0)}, runs)
+            if models:
+                references.append(model_case.ort_alone(repository, 2.0 if args.quick else 3.0))
+                best = references[-1]["best"]
+                print(f"  ONNX Runtime alone: {best['fps']:.1f} fps", file=sys.stderr, flush=True)
+            for case in models:
+                run_against(case, servers, runs)
 
+    results = {t: {n: median_figures(f) for n, f in by.items()} for t, by in runs.items()}
     RESULTS.mkdir(exist_ok=True)
     latest = RESULTS / "latest.json"
     previous = json.loads(latest.read_text()) if latest.exists() else {}
@@ -265,13 +162,61 @@ def main() -> int:
         "machine": machine(),
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "server_args": args.server_args,
+        "repeat": args.repeat,
         "results": {t: {n: asdict(f) for n, f in by.items()} for t, by in results.items()},
+        "ort_alone": references,
     }
     latest.write_text(json.dumps(document, indent=2))
     print(f"machine: {document['machine']}")
-    print(table(results, previous.get("results", {})))
+    transport_results = {t: r for t, r in results.items() if not t.startswith("m")}
+    model_results = {t: r for t, r in results.items() if t.startswith("m")}
+    if transport_results:
+        print(table(transport_results, previous.get("results", {})))
+    if model_results:
+        reference = median_reference(references)
+        print(model_case.table(model_results, reference))
+        print(model_case.target_check(model_results, reference))
+    if args.repeat > 1:
+        print(f"over {args.repeat} runs:")
+        print(spread(results))
+        ratios = [r["best"]["fps"] for r in references]
+        if ratios:
+            print(f"  ONNX Runtime alone: best fps per run {[round(r, 1) for r in ratios]}")
     print(f"figures written to {latest}")
     return 0
+
+
+def run_against(
+    case: Case,
+    servers: dict[str, tuple[list[str], int]],
+    runs: dict[str, dict[str, list[Figures]]],
+) -> None:
+    """One case against each server; its figures appended to ``runs``."""
+    encoded = frames_for(case.fmt)
+    title = f"{case.number}. {case.title}"
+    for name, (command, metrics_port) in servers.items():
+        with server(command, metrics_port) as target:
+            before = target.metrics()
+            figures = run_case(target, case, encoded)
+            if metrics_port:
+                figures.extra.update(model_case.batch_figures(target, before))
+        runs.setdefault(title, {}).setdefault(name, []).append(figures)
+        print(f"  {title}: {name} {figures.fps:.1f} fps", file=sys.stderr, flush=True)
+
+
+def median_reference(references: list[dict[str, Any]]) -> dict[str, Any]:
+    """ONNX Runtime alone over the runs: the median of each layout and batch size."""
+    layouts: dict[str, dict[str, float]] = {}
+    for layout in references[0]["layouts"]:
+        layouts[layout] = {
+            batch: statistics.median(r["layouts"][layout][batch] for r in references)
+            for batch in references[0]["layouts"][layout]
+        }
+    layout, batch = max(
+        ((lay, b) for lay in layouts for b in layouts[lay]), key=lambda k: layouts[k[0]][k[1]]
+    )
+    best = {"layout": layout, "batch": int(batch), "fps": layouts[layout][batch]}
+    return {"layouts": layouts, "best": best}
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from lva_extension import inferences
 from lva_extension.frames.resize import Placement
 from lva_extension.models import ModelBatcher
 from lva_extension.models.config import BatchingPolicy
+from lva_extension.models.version import Ran
 from lva_extension.telemetry import ModelStats, Telemetry
 
 PLACEMENT = Placement(1, 1, 1.0, 1.0, 0.0, 0.0)
@@ -65,12 +67,12 @@ class FakeVersion:
         self.runs: list[tuple[int, int]] = []  # (rows in the tensor, frames)
         self.fail = fail
 
-    def run(self, tensor: np.ndarray, count: int) -> list[np.ndarray]:
+    def run(self, tensor: np.ndarray, count: int) -> Ran:
         self.gate.wait(30)
         self.runs.append((len(tensor), count))
         if self.fail:
             raise RuntimeError("the model broke")
-        return [tensor[i, 0] for i in range(count)]
+        return Ran([tensor[i, 0] for i in range(count)], time.monotonic(), 0.001)
 
 
 class Model:

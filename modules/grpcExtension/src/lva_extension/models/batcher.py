@@ -28,7 +28,7 @@ from ..processors.onnx.decoders import Decoder
 from ..processors.onnx.fitting import Fitter
 from ..proto.inferencing_pb2 import Inference
 from ..telemetry import ModelStats
-from .version import ModelVersion, batch_target
+from .version import ModelVersion, Ran, batch_target
 
 log = logging.getLogger(__name__)
 
@@ -208,10 +208,9 @@ class ModelBatcher:
             self._run(head)
 
     def _run(self, batch: PendingBatch) -> None:
-        started = time.monotonic()
         count = len(batch.slots)
         if all(slot.abandoned for slot in batch.slots):
-            self._ran(batch, started, None)
+            self._ran(batch, None)
             return
         loop = asyncio.get_running_loop()
         try:
@@ -221,27 +220,22 @@ class ModelBatcher:
         except RuntimeError as error:  # the server is stopping: its threads are gone
             work = loop.create_future()
             work.set_exception(error)
-        work.add_done_callback(lambda done: self._ran(batch, started, done))
+        work.add_done_callback(lambda done: self._ran(batch, done))
 
-    def _ran(
-        self,
-        batch: PendingBatch,
-        started: float,
-        work: asyncio.Future[list[np.ndarray]] | None,
-    ) -> None:
-        finished = time.monotonic()
+    def _ran(self, batch: PendingBatch, work: asyncio.Future[Ran] | None) -> None:
         self._running -= 1
         outputs: list[np.ndarray] | None = None
         if work is not None:
             if work.cancelled() or work.exception() is not None:
                 self._log_failure(batch, work)
             else:
-                outputs = work.result()
-            self._stats.batch_ran(
-                len(batch.slots),
-                [started - slot.reserved for slot in batch.slots],
-                finished - started,
-            )
+                ran = work.result()
+                outputs = ran.outputs
+                self._stats.batch_ran(
+                    len(batch.slots),
+                    [ran.started - slot.reserved for slot in batch.slots],
+                    ran.seconds,
+                )
         if batch.version is self._spare_version:
             self._spare.append(batch.tensor)  # its frames are in the outputs now
         self._room.set()
@@ -259,7 +253,7 @@ class ModelBatcher:
             )
         )
 
-    def _log_failure(self, batch: PendingBatch, work: asyncio.Future[list[np.ndarray]]) -> None:
+    def _log_failure(self, batch: PendingBatch, work: asyncio.Future[Ran]) -> None:
         error = None if work.cancelled() else work.exception()
         self._failed(
             f"model {batch.version.name} failed on a batch of {len(batch.slots)} frame(s)"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -55,6 +55,14 @@ def session_layout(instances: int, threads: int, cores: int) -> tuple[int, int]:
     return instances, threads
 
 
+class Ran(NamedTuple):
+    """A batch's run: one output per frame, when it started (monotonic), how long it took."""
+
+    outputs: list[np.ndarray]
+    started: float
+    seconds: float
+
+
 @dataclass(frozen=True)
 class Shapes:
     """The model's tensors as ONNX Runtime reports them, for ``lva-extension models``."""
@@ -91,11 +99,20 @@ class ModelVersion:
         )
         self._sessions: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for session in sessions:
+            self._warm_up(session)
             self._sessions.put(session)
         # Batches run on threads of their own, one per session: frames of other
         # streams are read and fitted meanwhile on the server's threads.
         self.executor = ThreadPoolExecutor(self.instances, thread_name_prefix=f"model-{self.name}")
         self.load_seconds = time.perf_counter() - started
+
+    def _warm_up(self, session: Any) -> None:
+        """One run at the largest batch, so that the first stream does not pay for the
+        session's first allocations (and a model that cannot run fails now)."""
+        size = self.batching.size
+        tensor = self.fitter.allocate(size)
+        tensor[...] = 0
+        run_frames(session, self.input, self.output, tensor, size)
 
     def decoder_for(self, options: Mapping[str, Any]) -> Decoder:
         """The decoder for a stream's own options; ValueError if the config refuses them."""
@@ -110,13 +127,15 @@ class ModelVersion:
             return self.decoder
         return self.config.options.with_options(options).make_decoder()
 
-    def run(self, tensor: np.ndarray, count: int) -> list[np.ndarray]:
+    def run(self, tensor: np.ndarray, count: int) -> Ran:
         """The model's output for each of the first ``count`` frames of ``tensor``."""
         session = self._sessions.get()  # never waits: at most `instances` batches run
+        started = time.monotonic()
         try:
-            return run_frames(session, self.input, self.output, tensor, count)
+            outputs = run_frames(session, self.input, self.output, tensor, count)
         finally:
             self._sessions.put(session)
+        return Ran(outputs, started, time.monotonic() - started)
 
     def close(self) -> None:
         """No new batches: let the running ones finish, then free the threads."""

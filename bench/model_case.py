@@ -1,0 +1,182 @@
+"""The model cases: a real network served from the model repository, against ONNX
+Runtime alone on the same cores, in the same run.
+
+The network is SqueezeNet 1.0 from the onnx wheel's backend test data (real
+architecture, constant weights, 224x224 input; nothing downloaded), made
+batch-dynamic here. Cameras send 416x416 RGB24 frames over shared memory, each
+with one frame in flight (a camera that waits for its answer: a deeper window
+only queues frames in front of the model and adds latency), at 15 fps or
+unpaced; the server resizes, normalises and batches them. The reference is
+ONNX Runtime alone (ort_alone.py, a process of its own) on preprocessed tensors
+at its best session layout and batch size; ours is compared with it as a ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import onnx
+from lva_extension.client import StreamFormat
+
+from bench.harness import Case, Figures, ServerProcess
+
+MODEL = "squeezenet"
+SOURCE = Path(onnx.__file__).parent / "backend/test/data/light/light_squeezenet.onnx"
+BATCHING = {"maxBatchSize": 32, "maxQueueDelayMs": 5}
+CONFIGURATION = json.dumps({"model": MODEL})
+ROOT = Path(__file__).resolve().parent
+
+
+def prepare(directory: Path, **config: Any) -> Path:
+    """A model repository holding SqueezeNet with a dynamic batch dimension."""
+    model = onnx.load(str(SOURCE))
+    initializers = {i.name for i in model.graph.initializer}
+    (image,) = [i for i in model.graph.input if i.name not in initializers]
+    for tensor in (image, model.graph.output[0]):
+        tensor.type.tensor_type.shape.dim[0].dim_param = "N"
+    folder = directory / MODEL
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(folder / "model.onnx"))
+    settings = {
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+        "batching": BATCHING,
+        **config,
+    }
+    (folder / "config.json").write_text(json.dumps(settings, indent=2))
+    return directory
+
+
+def model_cases(quick: bool) -> list[Case]:
+    seconds = 5.0 if quick else 10.0
+    fmt = StreamFormat("raw", "rgb24", 416, 416)
+    found = []
+    for cameras in (1, 8, 32):
+        for fps in (15.0, None):
+            pace = f"{fps:g} fps" if fps else "unpaced"
+            found.append(
+                Case(
+                    f"m{cameras}{'p' if fps else 'u'}",
+                    f"{MODEL}: {cameras} camera(s), {pace}, shm",
+                    fmt,
+                    shm=True,
+                    streams=cameras,
+                    window=1,
+                    fps=fps,
+                    seconds=seconds,
+                    configuration=CONFIGURATION,
+                )
+            )
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_commands(ours: list[str], repository: Path) -> dict[str, tuple[list[str], int]]:
+    """Our server with batching across streams on, and off; each with a metrics port."""
+    commands = {}
+    for name, cross in (("ours", "true"), ("off", "false")):
+        port = free_port()
+        commands[name] = (
+            [
+                *ours,
+                "--model-repository",
+                str(repository),
+                "--cross-stream-batching",
+                cross,
+                "--metrics-port",
+                str(port),
+                "--stats-interval-seconds",
+                "0",
+            ],
+            port,
+        )
+    return commands
+
+
+def ort_alone(repository: Path, seconds: float) -> dict[str, Any]:
+    """ONNX Runtime alone, in a process of its own: every layout and batch size."""
+    command = [
+        sys.executable,
+        str(ROOT / "ort_alone.py"),
+        str(repository / MODEL / "model.onnx"),
+        "--seconds",
+        str(seconds),
+        "--batches",
+        "1",
+        "8",
+        "32",
+        "--layouts",
+        "1x2",
+        "2x1",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def batch_figures(target: ServerProcess, before: dict[str, float]) -> dict[str, float]:
+    """Mean batch size, batch time and queue delay of the model during a case."""
+    after = target.metrics()
+
+    def delta(name: str) -> float:
+        key = f'lva_extension_model_{name}{{model="{MODEL}"}}'
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    batches = delta("batch_size_count") or 1.0
+    delays = delta("queue_delay_seconds_count") or 1.0
+    return {
+        "mean_batch": delta("batch_size_sum") / batches,
+        "batch_ms": delta("inference_seconds_sum") / batches * 1000,
+        "queue_delay_ms": delta("queue_delay_seconds_sum") / delays * 1000,
+    }
+
+
+def table(results: dict[str, dict[str, Figures]], reference: dict[str, Any]) -> str:
+    best = reference["best"]
+    lines = [
+        f"ONNX Runtime alone (its own process, preprocessed tensors): best {best['fps']:.1f}"
+        f" fps at batch {best['batch']}, {best['layout']} (sessions x threads); all:"
+        f" {json.dumps({k: {b: round(f, 1) for b, f in v.items()} for k, v in reference['layouts'].items()})}"  # noqa: E501
+    ]
+    columns = ("fps", "p50 ms", "p99 ms", "batch", "batch ms", "cpu s/1k", "vs ORT")
+    head = f"{'case':<46} {'server':<6} " + " ".join(f"{c:>8}" for c in columns)
+    lines += [head, "-" * len(head)]
+    for title, by_server in results.items():
+        for name, f in by_server.items():
+            ratio = f.fps / best["fps"] if best["fps"] else 0.0
+            lines.append(
+                f"{title[:46]:<46} {name:<6} {f.fps:8.1f} {f.p50_ms:8.1f} {f.p99_ms:8.1f}"
+                f" {f.extra.get('mean_batch', 0):8.1f} {f.extra.get('batch_ms', 0):8.1f}"
+                f" {f.cpu_s_per_1000:8.2f} {ratio:8.0%}"
+                + (f"  {f.violations} violations" if f.violations else "")
+            )
+    return "\n".join(lines)
+
+
+def target_check(results: dict[str, dict[str, Figures]], reference: dict[str, Any]) -> str:
+    """The issue's target at 32 cameras: fps >= 90 % of ORT alone, and p99 within the
+    queue delay plus two batch times."""
+    lines = []
+    for title, by_server in results.items():
+        ours = by_server.get("ours")
+        if ours is None or not title.startswith("m32"):
+            continue
+        ratio = ours.fps / reference["best"]["fps"]
+        bound = BATCHING["maxQueueDelayMs"] + 2 * ours.extra.get("batch_ms", 0.0)
+        lines.append(
+            f"target, {title}: {ratio:.0%} of ONNX Runtime alone (>= 90%:"
+            f" {'yes' if ratio >= 0.9 else 'NO'}); p99 {ours.p99_ms:.0f} ms against"
+            f" maxQueueDelayMs + 2 batch times = {bound:.0f} ms"
+            f" ({'yes' if ours.p99_ms <= bound else 'NO'})"
+        )
+    return "\n".join(lines)
