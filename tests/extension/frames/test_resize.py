@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from lva_extension.frames import FrameFormat, PixelFormat, decode
 from lva_extension.frames.format import Encoding
-from lva_extension.frames.resize import fit, placement, resize, resize_backend, resize_into
+from lva_extension.frames.resize import (
+    fit,
+    placement,
+    planes,
+    resize,
+    resize_backend,
+    resize_into,
+)
 
 BACKENDS = ["opencv", "pillow"]
 
@@ -100,3 +107,12 @@ def test_fit_letterboxes_bgr_frames_in_order():
     canvas, _ = fit(frame, 64, 64, "letterbox", 114)
     assert (canvas[:16] == 114).all() and (canvas[48:] == 114).all()
     assert (canvas[16:48] == (10, 20, 30)).all()
+
+
+@pytest.mark.parametrize("pixel_format", [PixelFormat.RGB24, PixelFormat.BGR24])
+def test_planes_are_the_channels_in_order(pixel_format):
+    rgb = gradient(64, 48)
+    view = raw_view(rgb, pixel_format, padding=3)
+    red, green, blue = planes(view)
+    for plane, channel in zip((red, green, blue), range(3), strict=True):
+        np.testing.assert_array_equal(plane, rgb[..., channel])

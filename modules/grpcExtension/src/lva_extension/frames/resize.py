@@ -2,7 +2,8 @@
 the simulator share.
 
 ``resize_into`` resizes a frame into an array the caller owns (a slot of a
-model's input tensor, say); ``resize`` stretches a frame to a new array (LVA's
+model's input tensor, say), and ``planes`` splits its channels for a model's
+NCHW input; ``resize`` stretches a frame to a new array (LVA's
 image scale mode "stretch"). ``fit`` puts a frame into a width x height canvas
 by a mode: ``stretch`` scales width and height independently; ``letterbox``
 keeps the aspect ratio and pads the rest with a grey level, centred (LVA's
@@ -111,6 +112,20 @@ def _packed_pixels(image: np.ndarray) -> tuple[np.ndarray, bool]:
     if pixel_step == 3 and channel_step == -1:  # an RGB view of BGR bytes
         return image[..., ::-1], True
     return np.ascontiguousarray(image), False  # 4-byte pixels (RGBA, ...): pack them once
+
+
+def planes(image: np.ndarray) -> list[np.ndarray]:
+    """The three channels of a frame (h, w, 3) as arrays of their own (h, w), in its order.
+
+    Contiguous planes (OpenCV's split) make the per-channel passes of a model's
+    NCHW input read memory in order; without OpenCV, strided views.
+    """
+    cv2 = _opencv()
+    if cv2 is not None and image.strides[1:] == (3, 1):
+        return list(cv2.split(image))
+    if cv2 is not None and image.strides[1:] == (3, -1):  # reversed channels: split as they lie
+        return list(cv2.split(image[..., ::-1]))[::-1]
+    return [image[..., channel] for channel in range(3)]
 
 
 def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from ...frames.resize import Placement, placement, resize_into
+from ...frames.resize import Placement, placement, planes, resize_into
 from .options import OnnxOptions
 from .session import ModelInput
 
@@ -77,14 +77,28 @@ class Fitter:
     def _convert(self, pixels: np.ndarray, region: np.ndarray) -> None:
         """RGB pixels (h, w, 3) -> ``region`` in the model's order, layout and scaling."""
         source = pixels[..., ::-1] if self.reversed else pixels
-        if not self.model.channels_last:
-            source = source.transpose(2, 0, 1)
-        if self.model.dtype == np.uint8:
-            region[...] = source
-        elif self.model.dtype == np.float32:
-            np.multiply(source, self._scale, out=region)
-            if self._offset is not None:
-                np.add(region, self._offset, out=region)
-        else:  # float16: compute in float32 as for float models, round once
-            scaled = source * self._scale
-            region[...] = scaled if self._offset is None else scaled + self._offset
+        if self.model.channels_last:
+            self._scaled(source, region, self._scale, self._offset)
+            return
+        # NCHW: one plane at a time, each read in memory order.
+        for channel, plane in enumerate(planes(source)):
+            offset = None if self._offset is None else self._offset[channel]
+            self._scaled(plane, region[channel], self._scale[channel], offset)
+
+    def _scaled(
+        self,
+        source: np.ndarray,
+        target: np.ndarray,
+        scale: np.ndarray,
+        offset: np.ndarray | None,
+    ) -> None:
+        """target = source * scale + offset, in float32 (rounded once for float16)."""
+        if target.dtype == np.uint8:
+            target[...] = source
+        elif target.dtype == np.float32:
+            np.multiply(source, scale, out=target)
+            if offset is not None:
+                np.add(target, offset, out=target)
+        else:
+            scaled = source * scale
+            target[...] = scaled if offset is None else scaled + offset
