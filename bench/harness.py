@@ -7,6 +7,7 @@ import asyncio
 import os
 import platform
 import re
+import resource
 import subprocess
 import threading
 import time
@@ -148,8 +149,15 @@ def frame_source(case: Case, encoded: list[bytes]) -> Iterator[bytes]:
         index += 1
 
 
+def own_cpu_seconds() -> float:
+    """CPU time of this process (the client side of the cases)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_case(target: ServerProcess, case: Case, encoded: list[bytes]) -> Figures:
     cpu_before = target.cpu_seconds()
+    client_before = own_cpu_seconds()
     started = time.monotonic()
 
     async def all_streams() -> list[ExtensionClient]:
@@ -160,6 +168,7 @@ def run_case(target: ServerProcess, case: Case, encoded: list[bytes]) -> Figures
     clients = asyncio.run(all_streams())
     wall = time.monotonic() - started
     cpu = target.cpu_seconds() - cpu_before
+    client_cpu = own_cpu_seconds() - client_before
     latencies = np.array([x for c in clients for x in c.summary.latencies]) * 1000
     acknowledged = sum(c.summary.frames_acknowledged for c in clients)
     return Figures(
@@ -172,6 +181,7 @@ def run_case(target: ServerProcess, case: Case, encoded: list[bytes]) -> Figures
         frames=sum(c.summary.frames_sent for c in clients),
         acknowledged=acknowledged,
         violations=sum(len(c.summary.violations) for c in clients),
+        extra={"client_cpu_s_per_1000": client_cpu / max(acknowledged, 1) * 1000},
     )
 
 

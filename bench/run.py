@@ -94,10 +94,15 @@ def median_figures(runs: list[Figures]) -> Figures:
     """The median of each figure over repeated runs; the fps spread goes in ``extra``."""
     if len(runs) == 1:
         return runs[0]
-    values = {k: statistics.median(getattr(f, k) for f in runs) for k in asdict(runs[0])}
+    names = [k for k in asdict(runs[0]) if k != "extra"]
+    values = {k: statistics.median(getattr(f, k) for f in runs) for k in names}
     extra = {k: statistics.median(f.extra.get(k, 0.0) for f in runs) for k in runs[0].extra}
     extra.update(fps_min=min(f.fps for f in runs), fps_max=max(f.fps for f in runs))
-    return replace(runs[0], **{k: v for k, v in values.items() if k != "extra"}, extra=extra)
+    for key in ("ratio", "cpu_ratio"):
+        if key in extra:
+            each = [f.extra[key] for f in runs]
+            extra.update({f"{key}_min": min(each), f"{key}_max": max(each)})
+    return replace(runs[0], **values, extra=extra)
 
 
 def spread(results: dict[str, dict[str, Figures]]) -> str:
@@ -146,11 +151,17 @@ def main() -> int:
             for case in transport:
                 run_against(case, {"echo": (echo, 0), "ours": (ours, 0)}, runs)
             if models:
-                references.append(model_case.ort_alone(repository, 2.0 if args.quick else 3.0))
+                references.append(model_case.ort_alone(repository, 0.5 if args.quick else 1.0))
                 best = references[-1]["best"]
-                print(f"  ONNX Runtime alone: {best['fps']:.1f} fps", file=sys.stderr, flush=True)
+                config = model_case.configure(repository, best)
+                print(
+                    f"  ONNX Runtime alone: {best['fps']:.1f} fps ({best['layout']}, batch"
+                    f" {best['batch']}); served with {json.dumps(config['batching'])}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             for case in models:
-                run_against(case, servers, runs)
+                run_against(case, servers, runs, (repository, references[-1]["best"]))
 
     results = {t: {n: median_figures(f) for n, f in by.items()} for t, by in runs.items()}
     RESULTS.mkdir(exist_ok=True)
@@ -190,33 +201,55 @@ def run_against(
     case: Case,
     servers: dict[str, tuple[list[str], int]],
     runs: dict[str, dict[str, list[Figures]]],
+    reference: tuple[Path, dict[str, Any]] | None = None,
 ) -> None:
-    """One case against each server; its figures appended to ``runs``."""
+    """One case against each server; its figures appended to ``runs``. With a
+    ``reference`` (the model and ONNX Runtime's best configuration), ONNX Runtime
+    alone runs in that configuration just before each server, for a paired ratio."""
     encoded = frames_for(case.fmt)
     title = f"{case.number}. {case.title}"
     for name, (command, metrics_port) in servers.items():
+        paired = model_case.paired_reference(reference) if reference else None
         with server(command, metrics_port) as target:
             before = target.metrics()
             figures = run_case(target, case, encoded)
             if metrics_port:
                 figures.extra.update(model_case.batch_figures(target, before))
+        versus = ""
+        if paired is not None:
+            model_case.compare(figures, *paired)
+            versus = (
+                f" ({figures.extra['ratio']:.0%} of ORT alone just before;"
+                f" CPU per frame {figures.extra['cpu_ratio']:.0%} as efficient)"
+            )
         runs.setdefault(title, {}).setdefault(name, []).append(figures)
-        print(f"  {title}: {name} {figures.fps:.1f} fps", file=sys.stderr, flush=True)
+        print(f"  {title}: {name} {figures.fps:.1f} fps{versus}", file=sys.stderr, flush=True)
 
 
 def median_reference(references: list[dict[str, Any]]) -> dict[str, Any]:
-    """ONNX Runtime alone over the runs: the median of each layout and batch size."""
+    """ONNX Runtime alone over the runs: the median of each layout and batch size; the
+    best is the least CPU per frame."""
     layouts: dict[str, dict[str, float]] = {}
     for layout in references[0]["layouts"]:
         layouts[layout] = {
             batch: statistics.median(r["layouts"][layout][batch] for r in references)
             for batch in references[0]["layouts"][layout]
         }
-    layout, batch = max(
-        ((lay, b) for lay in layouts for b in layouts[lay]), key=lambda k: layouts[k[0]][k[1]]
-    )
-    best = {"layout": layout, "batch": int(batch), "fps": layouts[layout][batch]}
-    return {"layouts": layouts, "best": best}
+    cpu = {
+        layout: {
+            batch: statistics.median(r["cpu_ms"][layout][batch] for r in references)
+            for batch in references[0]["cpu_ms"][layout]
+        }
+        for layout in references[0]["cpu_ms"]
+    }
+    layout, batch = min(((lay, b) for lay in cpu for b in cpu[lay]), key=lambda k: cpu[k[0]][k[1]])
+    best = {
+        "layout": layout,
+        "batch": int(batch),
+        "fps": layouts[layout][batch],
+        "cpu_ms": cpu[layout][batch],
+    }
+    return {"layouts": layouts, "cpu_ms": cpu, "best": best}
 
 
 if __name__ == "__main__":

@@ -85,7 +85,6 @@ class Model:
     def batcher(self, capacity: int | None = None) -> ModelBatcher:
         return ModelBatcher(
             lambda: self.version,  # type: ignore[arg-type, return-value]
-            ThreadPoolExecutor(2),
             self.stats,
             capacity,
         )

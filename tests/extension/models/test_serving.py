@@ -188,11 +188,15 @@ def test_models_load_at_first_use_when_asked(start_server, repository, caplog):
     assert running.server.models.loaded() == []
 
     broken = raw_call(running.address, [descriptor(configuration='{"model": "single"}')])
+    again = raw_call(running.address, [descriptor(configuration='{"model": "single"}')])
     ((results, _),) = stream_cameras(running.address, 1, 2, MODEL)
 
-    assert broken.code == grpc.StatusCode.FAILED_PRECONDITION
-    assert broken.details == "model 'single' cannot be loaded (the server's log says why)"
-    assert any("model single cannot be loaded" in r.getMessage() for r in caplog.records)
+    for outcome in (broken, again):
+        assert outcome.code == grpc.StatusCode.FAILED_PRECONDITION
+        assert outcome.details == "model 'single' cannot be loaded (the server's log says why)"
+    # The folder did not change: the second stream is told without another load.
+    errors = [r for r in caplog.records if "model single cannot be loaded" in r.getMessage()]
+    assert len(errors) == 1
     assert len(results) == 2
     assert [m.name for m in running.server.models.loaded()] == ["cls"]
 

@@ -8,7 +8,8 @@ or the largest preferred size, or ``maxQueueDelayMs`` after its first frame,
 whichever comes first; while every session is busy it keeps growing up to
 ``maxBatchSize`` (so a loaded model runs larger batches). It runs once, and
 each frame's inferences go back to the stream that reserved it. Everything
-here runs on the event loop but the fill, the model run and the decoding.
+here runs on the event loop but the fill (the stream's business) and the model
+run with its decoding (the model's threads).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,10 +79,15 @@ class Reservation:
 
     def filling(self, work: asyncio.Future[list[Placement]]) -> None:
         """``work`` fills the slots (on a thread); when it is done, they may run."""
-        work.add_done_callback(self._filled)
+        work.add_done_callback(
+            lambda done: self.filled(
+                None if done.cancelled() or done.exception() else done.result()
+            )
+        )
 
-    def _filled(self, work: asyncio.Future[list[Placement]]) -> None:
-        placements = None if work.cancelled() or work.exception() else work.result()
+    def filled(self, placements: list[Placement] | None) -> None:
+        """The slots are filled (``placements``: where each frame landed), or never
+        will be (None): either way their batches may run."""
         for index, slot in enumerate(self.slots):
             if placements is None:
                 slot.abandoned = True
@@ -100,12 +105,10 @@ class ModelBatcher:
     def __init__(
         self,
         current: Callable[[], ModelVersion],
-        executor: Executor,
         stats: ModelStats,
         capacity: int | None = None,
     ) -> None:
         self._current = current  # the model's version for new frames
-        self._executor = executor  # fills and decoding: the server's threads
         self._stats = stats
         self._capacity = capacity  # None: the model's maxBatchSize
         self._queue: deque[PendingBatch] = deque()  # oldest first; only the last takes frames
@@ -214,46 +217,44 @@ class ModelBatcher:
             return
         loop = asyncio.get_running_loop()
         try:
-            work = loop.run_in_executor(
-                batch.version.executor, batch.version.run, batch.tensor, count
-            )
+            work = loop.run_in_executor(batch.version.executor, self._run_and_decode, batch, count)
         except RuntimeError as error:  # the server is stopping: its threads are gone
             work = loop.create_future()
             work.set_exception(error)
         work.add_done_callback(lambda done: self._ran(batch, done))
 
-    def _ran(self, batch: PendingBatch, work: asyncio.Future[Ran] | None) -> None:
+    def _run_and_decode(self, batch: PendingBatch, count: int) -> tuple[Ran, list[Outcome]]:
+        """On the model's thread: run the batch, then decode each frame's output (a
+        hand-over to another thread would cost more than decoding)."""
+        ran = batch.version.run(batch.tensor, count)
+        return ran, self._decode(batch.slots, ran.outputs)
+
+    def _ran(
+        self, batch: PendingBatch, work: asyncio.Future[tuple[Ran, list[Outcome]]] | None
+    ) -> None:
         self._running -= 1
-        outputs: list[np.ndarray] | None = None
+        outcomes: list[Outcome] | None = None
         if work is not None:
             if work.cancelled() or work.exception() is not None:
                 self._log_failure(batch, work)
             else:
-                ran = work.result()
-                outputs = ran.outputs
+                ran, outcomes = work.result()
                 self._stats.batch_ran(
                     len(batch.slots),
                     [ran.started - slot.reserved for slot in batch.slots],
                     ran.seconds,
                 )
+        else:
+            outcomes = self._decode(batch.slots, None)  # every frame abandoned
         if batch.version is self._spare_version:
             self._spare.append(batch.tensor)  # its frames are in the outputs now
         self._room.set()
         self._pump()
-        try:
-            decoding = asyncio.get_running_loop().run_in_executor(
-                self._executor, self._decode, batch.slots, outputs
-            )
-        except RuntimeError:  # the server is stopping: decode here
-            _deliver(batch.slots, self._decode(batch.slots, outputs))
-            return
-        decoding.add_done_callback(
-            lambda done: _deliver(
-                batch.slots, None if done.cancelled() or done.exception() else done.result()
-            )
-        )
+        _deliver(batch.slots, outcomes)
 
-    def _log_failure(self, batch: PendingBatch, work: asyncio.Future[Ran]) -> None:
+    def _log_failure(
+        self, batch: PendingBatch, work: asyncio.Future[tuple[Ran, list[Outcome]]]
+    ) -> None:
         error = None if work.cancelled() else work.exception()
         self._failed(
             f"model {batch.version.name} failed on a batch of {len(batch.slots)} frame(s)"

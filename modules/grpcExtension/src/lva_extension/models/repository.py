@@ -58,19 +58,18 @@ class ModelUnavailable(FailedPrecondition):
 class ServedModel:
     """A model of the repository as streams see it: its current version, its batcher."""
 
-    def __init__(self, version: ModelVersion, executor: Executor, stats: ModelStats) -> None:
+    def __init__(self, version: ModelVersion, stats: ModelStats) -> None:
         self.name = version.name
         self.version = version
         self.stats = stats
-        self._executor = executor
-        self.batcher = ModelBatcher(self._current, executor, stats)
+        self.batcher = ModelBatcher(self._current, stats)
 
     def _current(self) -> ModelVersion:
         return self.version
 
     def stream_batcher(self, capacity: int) -> ModelBatcher:
         """A batcher of one stream's own (crossStreamBatching off)."""
-        return ModelBatcher(self._current, self._executor, self.stats, capacity)
+        return ModelBatcher(self._current, self.stats, capacity)
 
     def check_stream_options(self, options: Mapping[str, Any]) -> None:
         """Refuse options the model's config does not let streams set, or bad values."""
@@ -179,16 +178,26 @@ class ModelRepository:
 
     async def _load_first(self, name: str) -> ServedModel:
         version = await self._load_version(name)
-        model = ServedModel(version, self._executor, self._telemetry.model(name))
+        model = ServedModel(version, self._telemetry.model(name))
         self._models[name] = model
         return model
 
     async def _load_version(self, name: str) -> ModelVersion:
+        folder = self.directory / name
         try:
-            version = await self._in_thread(self._read_version, name)
+            stamp = await self._in_thread(fingerprint, folder)
+        except OSError as error:
+            raise ModelUnavailable(name, f"its folder cannot be read ({error.strerror})") from None
+        if self._rejected.get(name) == stamp:
+            # Unchanged since it failed: say so again without loading it again.
+            raise ModelUnavailable(name, "unchanged since it failed to load")
+        try:
+            version = await self._in_thread(load_version, self.room, name, self._cores, stamp)
         except Exception as error:
+            self._rejected[name] = stamp
             log.error("model %s cannot be loaded: %s", name, reason(error))
             raise ModelUnavailable(name, reason(error)) from None
+        self._rejected.pop(name, None)
         log.info(
             "model %s loaded in %.2fs: input %s, %s decoder, %s; %s",
             name,
@@ -199,9 +208,6 @@ class ModelRepository:
             version.describe(),
         )
         return version
-
-    def _read_version(self, name: str) -> ModelVersion:
-        return load_version(self.room, name, self._cores)
 
     def _scan(self) -> list[str]:
         return model_folders(self.directory)
@@ -242,18 +248,17 @@ class ModelRepository:
                 continue
             if self._rejected.get(name) == stamp or name in self._loading:
                 continue
-            await self._reload(name, model, stamp)
+            await self._reload(name, model)
 
-    async def _reload(self, name: str, model: ServedModel | None, stamp: Fingerprint) -> None:
+    async def _reload(self, name: str, model: ServedModel | None) -> None:
         try:
             version = await self._load_version(name)
         except ModelUnavailable:
-            self._rejected[name] = stamp
             if model is not None:
                 log.warning("model %s: the loaded version goes on serving", name)
             return
         if model is None:
-            self._models[name] = ServedModel(version, self._executor, self._telemetry.model(name))
+            self._models[name] = ServedModel(version, self._telemetry.model(name))
             return
         # In-flight batches hold the old version and finish on it; its threads
         # end when nothing refers to it any more.
@@ -282,9 +287,11 @@ def model_folders(directory: Path) -> list[str]:
     return sorted(names)
 
 
-def load_version(room: FileRoom, name: str, cores: int) -> ModelVersion:
+def load_version(
+    room: FileRoom, name: str, cores: int, stamp: Fingerprint | None = None
+) -> ModelVersion:
     """Read and load one model folder (slow: on a thread)."""
-    stamp = fingerprint(Path(room.root) / name)
+    stamp = fingerprint(Path(room.root) / name) if stamp is None else stamp
     return ModelVersion(read_config(name, room), stamp, cores)
 
 

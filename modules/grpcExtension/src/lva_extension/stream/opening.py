@@ -58,6 +58,7 @@ async def _model_runner(
         request.options,
         resources.executor,
         settings.max_frame_pixels,
+        settings.inline_processing_ms / 1000,
     )
 
 
