@@ -323,3 +323,19 @@ def test_labels_are_the_folders(start_server, tmp_path):
     assert [tag for tag, _ in classes_of(results[0].inferences)] == [
         str(LABELS.index(expected_classes(camera_colour(0, 0))[0][0]))
     ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"default_processor": '{"model": "nope"}'}, "which is not in the model repository"),
+        ({"model_repository": ""}, "but modelRepository is not set"),
+        ({"model_repository": "/nonexistent"}, "modelRepository: /nonexistent is not a directory"),
+    ],
+)
+def test_a_default_model_that_cannot_be_served_stops_the_start(repository, overrides, message):
+    settings = loopback_settings(
+        **{"model_repository": str(repository), "default_processor": MODEL, **overrides}
+    )
+    with pytest.raises(ConfigurationError, match=message):
+        asyncio.run(ExtensionServer(settings).start())
