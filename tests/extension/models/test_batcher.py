@@ -237,3 +237,38 @@ def test_a_fixed_batch_size_always_runs_full_tensors():
     asyncio.run(scenario())
 
     assert model.version.runs == [(4, 3)]
+
+
+def test_a_batch_that_finds_several_free_sessions_is_split_over_them():
+    version = FakeVersion(max_batch=8, instances=2)
+    model = Model(version)
+
+    async def scenario():
+        batcher = model.batcher()
+        return await asyncio.gather(*(frame(batcher, v) for v in range(8)))
+
+    results = asyncio.run(scenario())
+
+    assert sorted(count for _, count in version.runs) == [4, 4]
+    assert [tags for tags, _ in results] == [[f"A:{v}"] for v in range(8)]
+    assert (model.stats.batches, model.stats.frames) == (2, 8)
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        FakeVersion(max_batch=4, instances=2, fixed_batch=4),
+        FakeVersion(max_batch=4, instances=2, preferred=(4,)),
+    ],
+    ids=["fixed batch size", "preferred sizes"],
+)
+def test_batches_of_models_that_want_their_sizes_are_not_split(version):
+    model = Model(version)
+
+    async def scenario():
+        batcher = model.batcher()
+        return await asyncio.gather(*(frame(batcher, v) for v in range(4)))
+
+    asyncio.run(scenario())
+
+    assert [count for _, count in version.runs] == [4]

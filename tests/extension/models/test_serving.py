@@ -95,10 +95,9 @@ def test_frames_of_many_streams_share_one_batch_and_each_gets_its_own_result(
     start_server, tmp_path, shared_memory
 ):
     # A queue delay far longer than the test: the batch runs only once it is full,
-    # so its eight frames come from four cameras, two each.
-    make_model(
-        tmp_path, "cls", {"topK": 3, "batching": {"maxBatchSize": 8, "maxQueueDelayMs": 10000}}
-    )
+    # so its eight frames come from four cameras, two each (on one session, not split).
+    batching = {"maxBatchSize": 8, "maxQueueDelayMs": 10000}
+    make_model(tmp_path, "cls", {"topK": 3, "batching": batching, "instances": 1})
     running = start_server(model_repository=str(tmp_path))
 
     outcome = stream_cameras(running.address, 4, 2, MODEL, shared_memory, window=2)

@@ -6,7 +6,8 @@ preallocated input tensor, and their bytes let go), and awaits each frame's
 result. A batch goes to a free session when it holds ``maxBatchSize`` frames,
 or the largest preferred size, or ``maxQueueDelayMs`` after its first frame,
 whichever comes first; while every session is busy it keeps growing up to
-``maxBatchSize`` (so a loaded model runs larger batches). It runs once, and
+``maxBatchSize`` (so a loaded model runs larger batches). A batch that finds
+several sessions free is split over them. It runs once, and
 each frame's inferences go back to the stream that reserved it. Everything
 here runs on the event loop but the fill (the stream's business) and the model
 run with its decoding (the model's threads).
@@ -15,6 +16,8 @@ run with its decoding (the model's threads).
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import logging
 import time
 from collections import deque
@@ -66,8 +69,10 @@ class PendingBatch:
     slots: list[Slot] = field(default_factory=list)
     filling: int = 0  # slots reserved and not yet filled
     due: bool = False  # its queue delay has passed
-    dispatched: bool = False  # a session is taken for it: no more slots
+    dispatched: bool = False  # sessions are taken for it: no more slots
     timer: asyncio.TimerHandle | None = None
+    runs: int = 1  # the sessions it is split over (set when dispatched)
+    running: int = 0  # its runs not finished yet
 
 
 class Reservation:
@@ -199,10 +204,12 @@ class ModelBatcher:
             head = self._queue[0]
             if not head.dispatched:
                 ready = head.due or len(head.slots) >= head.target
-                if not (ready and head.slots) or self._running >= head.version.instances:
+                free = head.version.instances - self._running
+                if not (ready and head.slots) or free <= 0:
                     return
                 head.dispatched = True
-                self._running += 1
+                head.runs = self._runs(head, free)
+                self._running += head.runs
                 if head.timer is not None:
                     head.timer.cancel()
             if head.filling:
@@ -210,55 +217,77 @@ class ModelBatcher:
             self._queue.popleft()
             self._run(head)
 
+    @staticmethod
+    def _runs(batch: PendingBatch, free: int) -> int:
+        """How many sessions a batch is split over: every free one, one part each.
+
+        On a CPU a session is about one core: a batch on one session while another
+        idles would leave that core unused. Not for fixed batch sizes (a run takes
+        exactly that many rows) or preferred sizes (the model wants those sizes).
+        """
+        version = batch.version
+        if version.input.batch is not None or version.batching.preferred_batch_sizes:
+            return 1
+        return max(1, min(free, len(batch.slots)))
+
     def _run(self, batch: PendingBatch) -> None:
         count = len(batch.slots)
-        if all(slot.abandoned for slot in batch.slots):
-            self._ran(batch, None)
-            return
+        bounds = [round(part * count / batch.runs) for part in range(batch.runs + 1)]
+        batch.running = batch.runs
         loop = asyncio.get_running_loop()
-        try:
-            work = loop.run_in_executor(batch.version.executor, self._run_and_decode, batch, count)
-        except RuntimeError as error:  # the server is stopping: its threads are gone
-            work = loop.create_future()
-            work.set_exception(error)
-        work.add_done_callback(lambda done: self._ran(batch, done))
+        for start, end in itertools.pairwise(bounds):
+            part = batch.slots[start:end]
+            if all(slot.abandoned for slot in part):
+                self._ran(batch, part, None)
+                continue
+            try:
+                work = loop.run_in_executor(
+                    batch.version.executor, self._run_and_decode, batch, start, end
+                )
+            except RuntimeError as error:  # the server is stopping: its threads are gone
+                work = loop.create_future()
+                work.set_exception(error)
+            work.add_done_callback(functools.partial(self._ran, batch, part))
 
-    def _run_and_decode(self, batch: PendingBatch, count: int) -> tuple[Ran, list[Outcome]]:
-        """On the model's thread: run the batch, then decode each frame's output (a
-        hand-over to another thread would cost more than decoding)."""
-        ran = batch.version.run(batch.tensor, count)
-        return ran, self._decode(batch.slots, ran.outputs)
+    def _run_and_decode(
+        self, batch: PendingBatch, start: int, end: int
+    ) -> tuple[Ran, list[Outcome]]:
+        """On the model's thread: run frames ``start:end`` of the batch, then decode each
+        frame's output (a hand-over to another thread would cost more than decoding)."""
+        ran = batch.version.run(batch.tensor[start:], end - start)
+        return ran, self._decode(batch.slots[start:end], ran.outputs)
 
     def _ran(
-        self, batch: PendingBatch, work: asyncio.Future[tuple[Ran, list[Outcome]]] | None
+        self,
+        batch: PendingBatch,
+        part: list[Slot],
+        work: asyncio.Future[tuple[Ran, list[Outcome]]] | None,
     ) -> None:
         self._running -= 1
         outcomes: list[Outcome] | None = None
         if work is not None:
             if work.cancelled() or work.exception() is not None:
-                self._log_failure(batch, work)
+                self._log_failure(batch, len(part), work)
             else:
                 ran, outcomes = work.result()
                 self._stats.batch_ran(
-                    len(batch.slots),
-                    [ran.started - slot.reserved for slot in batch.slots],
-                    ran.seconds,
+                    len(part), [ran.started - slot.reserved for slot in part], ran.seconds
                 )
         else:
-            outcomes = self._decode(batch.slots, None)  # every frame abandoned
-        if batch.version is self._spare_version:
+            outcomes = self._decode(part, None)  # every frame abandoned
+        batch.running -= 1
+        if not batch.running and batch.version is self._spare_version:
             self._spare.append(batch.tensor)  # its frames are in the outputs now
         self._room.set()
         self._pump()
-        _deliver(batch.slots, outcomes)
+        _deliver(part, outcomes)
 
     def _log_failure(
-        self, batch: PendingBatch, work: asyncio.Future[tuple[Ran, list[Outcome]]]
+        self, batch: PendingBatch, frames: int, work: asyncio.Future[tuple[Ran, list[Outcome]]]
     ) -> None:
         error = None if work.cancelled() else work.exception()
         self._failed(
-            f"model {batch.version.name} failed on a batch of {len(batch.slots)} frame(s)"
-            f" ({error!r})"
+            f"model {batch.version.name} failed on a batch of {frames} frame(s) ({error!r})"
         )
 
     def _failed(self, what: str, exc_info: bool = False) -> None:
