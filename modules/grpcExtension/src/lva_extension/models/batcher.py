@@ -6,8 +6,8 @@ preallocated input tensor, and their bytes let go), and awaits each frame's
 result. A batch goes to a free session when it holds ``maxBatchSize`` frames,
 or the largest preferred size, or ``maxQueueDelayMs`` after its first frame,
 whichever comes first; while every session is busy it keeps growing up to
-``maxBatchSize`` (so a loaded model runs larger batches). A batch that finds
-several sessions free is split over them. It runs once, and
+``maxBatchSize`` (so a loaded model runs larger batches). A batch runs in one
+part per session, as sessions free up. It runs once, and
 each frame's inferences go back to the stream that reserved it. Everything
 here runs on the event loop but the fill (the stream's business) and the model
 run with its decoding (the model's threads).
@@ -69,10 +69,10 @@ class PendingBatch:
     slots: list[Slot] = field(default_factory=list)
     filling: int = 0  # slots reserved and not yet filled
     due: bool = False  # its queue delay has passed
-    dispatched: bool = False  # sessions are taken for it: no more slots
+    dispatched: bool = False  # it goes: no more slots
     timer: asyncio.TimerHandle | None = None
-    runs: int = 1  # the sessions it is split over (set when dispatched)
-    running: int = 0  # its runs not finished yet
+    parts: list[tuple[int, int]] = field(default_factory=list)  # slot ranges not started yet
+    unfinished: int = 0  # its parts not finished yet
 
 
 class Reservation:
@@ -199,55 +199,59 @@ class ModelBatcher:
     # --- running them ----------------------------------------------------------------
 
     def _pump(self) -> None:
-        """Start every batch that may go now, oldest first."""
+        """Start every batch, or part of one, that may go now, oldest first."""
         while self._queue:
             head = self._queue[0]
+            instances = head.version.instances
             if not head.dispatched:
                 ready = head.due or len(head.slots) >= head.target
-                free = head.version.instances - self._running
-                if not (ready and head.slots) or free <= 0:
+                if not (ready and head.slots) or self._running >= instances:
                     return
                 head.dispatched = True
-                head.runs = self._runs(head, free)
-                self._running += head.runs
+                head.parts = self._parts(head)
+                head.unfinished = len(head.parts)
                 if head.timer is not None:
                     head.timer.cancel()
             if head.filling:
                 return  # it goes when its last frame is in
+            while head.parts and self._running < instances:
+                self._running += 1
+                self._start(head, *head.parts.pop(0))
+            if head.parts:
+                return  # the rest goes as sessions free up
             self._queue.popleft()
-            self._run(head)
 
     @staticmethod
-    def _runs(batch: PendingBatch, free: int) -> int:
-        """How many sessions a batch is split over: every free one, one part each.
+    def _parts(batch: PendingBatch) -> list[tuple[int, int]]:
+        """The slot ranges a batch runs as: one per session, as even as can be.
 
-        On a CPU a session is about one core: a batch on one session while another
-        idles would leave that core unused. Not for fixed batch sizes (a run takes
-        exactly that many rows) or preferred sizes (the model wants those sizes).
+        On a CPU a session is about one core: a whole batch on one session while
+        another waits would leave that core idle, and a large batch on one session
+        holds its frames for as long as it takes. Not for fixed batch sizes (a run
+        takes exactly that many rows) or preferred sizes (the model wants those sizes).
         """
+        count = len(batch.slots)
         version = batch.version
         if version.input.batch is not None or version.batching.preferred_batch_sizes:
-            return 1
-        return max(1, min(free, len(batch.slots)))
+            return [(0, count)]
+        runs = max(1, min(version.instances, count))
+        bounds = [round(part * count / runs) for part in range(runs + 1)]
+        return list(itertools.pairwise(bounds))
 
-    def _run(self, batch: PendingBatch) -> None:
-        count = len(batch.slots)
-        bounds = [round(part * count / batch.runs) for part in range(batch.runs + 1)]
-        batch.running = batch.runs
+    def _start(self, batch: PendingBatch, start: int, end: int) -> None:
+        part = batch.slots[start:end]
+        if all(slot.abandoned for slot in part):
+            self._ran(batch, part, None)
+            return
         loop = asyncio.get_running_loop()
-        for start, end in itertools.pairwise(bounds):
-            part = batch.slots[start:end]
-            if all(slot.abandoned for slot in part):
-                self._ran(batch, part, None)
-                continue
-            try:
-                work = loop.run_in_executor(
-                    batch.version.executor, self._run_and_decode, batch, start, end
-                )
-            except RuntimeError as error:  # the server is stopping: its threads are gone
-                work = loop.create_future()
-                work.set_exception(error)
-            work.add_done_callback(functools.partial(self._ran, batch, part))
+        try:
+            work = loop.run_in_executor(
+                batch.version.executor, self._run_and_decode, batch, start, end
+            )
+        except RuntimeError as error:  # the server is stopping: its threads are gone
+            work = loop.create_future()
+            work.set_exception(error)
+        work.add_done_callback(functools.partial(self._ran, batch, part))
 
     def _run_and_decode(
         self, batch: PendingBatch, start: int, end: int
@@ -275,8 +279,8 @@ class ModelBatcher:
                 )
         else:
             outcomes = self._decode(part, None)  # every frame abandoned
-        batch.running -= 1
-        if not batch.running and batch.version is self._spare_version:
+        batch.unfinished -= 1
+        if not batch.unfinished and batch.version is self._spare_version:
             self._spare.append(batch.tensor)  # its frames are in the outputs now
         self._room.set()
         self._pump()
