@@ -28,7 +28,7 @@ import numpy as np
 from lva_extension.client.clips import dark_light_frames
 from lva_extension.frames import FrameFormat, PixelFormat, decode, encode
 from lva_extension.frames.format import Encoding
-from lva_extension.frames.resize import fit, resize_backend, resize_into
+from lva_extension.frames.resize import fit, planes, resize_backend, resize_into
 
 SIZE, MODEL = 416, 224
 SCALE = (1 / 255 / np.array([0.229, 0.224, 0.225])).astype(np.float32)
@@ -43,9 +43,10 @@ def shared_memory_view(pixel_format: int) -> np.ndarray:
 
 
 def convert(pixels: np.ndarray, slot: np.ndarray) -> None:
-    """The slot conversion of fitting.py: one pass to scale, one to offset."""
-    np.multiply(pixels.transpose(2, 0, 1), SCALE[:, None, None], out=slot)
-    np.add(slot, OFFSET[:, None, None], out=slot)
+    """The slot conversion of fitting.py: per plane, one pass to scale, one to offset."""
+    for channel, plane in enumerate(planes(pixels)):
+        np.multiply(plane, SCALE[channel], out=slot[channel])
+        np.add(slot[channel], OFFSET[channel], out=slot[channel])
 
 
 def before(image: np.ndarray, slot: np.ndarray) -> None:
