@@ -22,7 +22,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError, FailedPrecondition, InvalidArgument
+from ..errors import ConfigurationError, FailedPrecondition, InvalidArgument, quote, shorten
 from ..files import FileRoom
 from ..telemetry import ModelStats, Telemetry
 from .batcher import ModelBatcher
@@ -76,7 +76,7 @@ class ServedModel:
         try:
             self.version.decoder_for(options)
         except (TypeError, ValueError) as error:
-            raise InvalidArgument(f"model {self.name!r}: {error}") from None
+            raise InvalidArgument(f"model {self.name!r}: {shorten(str(error))}") from None
 
 
 class ModelRepository:
@@ -154,11 +154,11 @@ class ModelRepository:
             return name
         if isinstance(name, str) and ("/" in name or "\\" in name or name.endswith(".onnx")):
             raise InvalidArgument(
-                f"model: a stream cannot name a file ({name[:200]!r}); it chooses a model of"
+                f"model: a stream cannot name a file ({quote(name)}); it chooses a model of"
                 f" the server's repository by name; {self._known_models()}"
             )
         raise InvalidArgument(
-            f"model: expected the name of a model of the repository, got {str(name)[:200]!r};"
+            f"model: expected the name of a model of the repository, got {quote(str(name))};"
             f" {self._known_models()}"
         )
 
