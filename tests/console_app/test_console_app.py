@@ -33,8 +33,8 @@ from tests.support.simulator import (
     messages,
     node_of,
     of_instance,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 APP = REPO / "cloud-to-device-console-app" / "main.py"
 DEMO_TEMPLATE = REPO / "scripts" / "demo" / "operations.template.json"

@@ -27,8 +27,8 @@ from tests.support.simulator import (
     node_of,
     of_instance,
     running_simulator,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 USER, PASSWORD = "viewer", "camera-Pässword"
 LIVE = Playback(loop=True, realtime=True)

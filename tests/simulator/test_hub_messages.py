@@ -20,7 +20,8 @@ from lva_simulator.iothub import sas
 
 from tests.support import graphs
 from tests.support.media import GOP_SECONDS, make_moving_clip, read_recording
-from tests.support.simulator import event_type, messages, of_instance, running_simulator, wait_for
+from tests.support.simulator import event_type, messages, of_instance, running_simulator
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")

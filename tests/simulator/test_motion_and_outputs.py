@@ -18,8 +18,8 @@ from tests.support.simulator import (
     node_of,
     of_instance,
     running_simulator,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from tests.support.simulator import (
     node_of,
     of_instance,
     running_simulator,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 # a dark/light clip of 70 s, 4 fps, a keyframe every second
 LONG_FPS, LONG_SECONDS = 4, 70

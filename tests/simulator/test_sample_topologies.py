@@ -34,8 +34,8 @@ from tests.support.simulator import (
     messages,
     node_of,
     of_instance,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 GATE = Fraction(1)  # minimumActivationTime = maximumActivationTime in these runs
 CLIP_SECONDS = Fraction(FRAMES, FPS)

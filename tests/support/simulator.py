@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -173,18 +172,6 @@ def instance(name: str, topology_name: str = TOPOLOGY_NAME, **parameters: str) -
             "parameters": [{"name": k, "value": v} for k, v in parameters.items()],
         },
     }
-
-
-def wait_for(condition: Callable[[], T], timeout: float = 30, what: str = "") -> T:
-    """Poll until ``condition()`` is true; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert value, f"timed out waiting for {what or condition}"
-    return value
 
 
 def of_instance(lines: list[dict[str, Any]], instance: str) -> list[dict[str, Any]]:
