@@ -8,7 +8,6 @@ never overwrites a region before its ack (checked by the extension).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from lva_simulator.graph.node import Playback
 from tests.support.certificates import make_authority, make_server_certificate
 from tests.support.simulator import instance, messages, running_simulator, topology
 from tests.support.simulator_processors import HoldAndCheck
+from tests.support.waiting import wait_for
 
 USER, PASSWORD = "lva", "e2e-Pässword"
 FPS, FRAMES, SCENE = 15, 30, 5  # 2 s of video, scenes of 5 frames
@@ -121,10 +121,11 @@ def test_wrong_credentials_are_a_diagnostic_event_and_publish_no_inference(
         # reaches the client as INTERNAL "Internal error from Core" instead of
         # UNAUTHENTICATED (a grpc.aio race between the client's first write and the
         # server's abort), so wait for a retry that shows the real status.
-        deadline = time.monotonic() + 60
-        while "UNAUTHENTICATED" not in counters.last_error and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "UNAUTHENTICATED" in counters.last_error
+        wait_for(
+            lambda: "UNAUTHENTICATED" in counters.last_error,
+            timeout=60,
+            what="a retry refused as UNAUTHENTICATED",
+        )
         assert counters.acks == 0
         assert sim.invoke("GraphInstanceDeactivate", {"name": "e2e"}) == (200, None)
         published = messages(sim.options.state_dir / "messages.jsonl")
@@ -188,13 +189,7 @@ def test_instances_run_at_once_and_deactivate_one_by_one(tmp_path, clip, extensi
             subject = f"/graphInstances/{name}/processors/grpcExtension"
             return sum(m["applicationProperties"]["subject"] == subject for m in messages(sink))
 
-        def wait_for(condition) -> None:
-            deadline = time.monotonic() + 30
-            while not condition() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert condition()
-
-        wait_for(lambda: count("one") >= 3 and count("two") >= 3)
+        wait_for(lambda: count("one") >= 3 and count("two") >= 3, what="both instances' inferences")
         assert sim.invoke("GraphInstanceDeactivate", {"name": "one"}) == (200, None)
         stopped_at = count("one")
         two_then = count("two")

@@ -31,9 +31,9 @@ def test_a_partial_batch_goes_when_the_timeout_after_its_first_item_passes():
             batches.append(batch)
             sent.set()
 
-        batcher = Batcher(4, 0.05, dispatch)
+        batcher = Batcher(4, 0.5, dispatch)
         batcher.add(1)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # pacing: the second item comes later, well within the timeout
         batcher.add(2)
         before = list(batches)
         await asyncio.wait_for(sent.wait(), 5)
@@ -50,7 +50,9 @@ def test_flush_sends_what_is_there_and_cancels_the_timer():
         batcher = Batcher(4, 0.02, batches.append)
         batcher.add(1)
         batcher.flush()
-        await asyncio.sleep(0.05)  # the cancelled timer must not send an empty batch
+        # Past the timer's time (the loop runs due timers before a later sleep ends): the
+        # cancelled timer must not send an empty batch.
+        await asyncio.sleep(0.05)
         batcher.flush()  # nothing left: nothing sent
         return batches
 
@@ -63,7 +65,7 @@ def test_close_forgets_pending_items():
         batcher = Batcher(4, 0.02, batches.append)
         batcher.add(1)
         batcher.close()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # past the timer's time: nothing is sent
         return batches
 
     assert run(scenario) == []

@@ -10,6 +10,7 @@ import grpc
 
 from tests.support.processors import BatchRecorder
 from tests.support.streams import descriptor, raw_call, sample
+from tests.support.waiting import wait_for
 
 FRAME = bytes(64 * 48 * 3)
 CONFIG = "tests.support.processors:BatchRecorder"
@@ -61,9 +62,7 @@ def test_partial_batch_is_processed_after_the_timeout(start_server):
     sent_at = time.monotonic()
     reader = threading.Thread(target=read)
     reader.start()
-    deadline = time.monotonic() + 10
-    while len(BatchRecorder.batches) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: len(BatchRecorder.batches) >= 3, timeout=10, what="three batches")
     last_batch_at = time.monotonic()
     batches_while_open = len(BatchRecorder.batches)
     release.set()

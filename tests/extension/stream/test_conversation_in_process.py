@@ -20,6 +20,7 @@ from lva_extension.stream.limits import ByteBudget
 from tests.support.fakes import FakeClient, converse, messages, resources
 from tests.support.processors import Gate
 from tests.support.streams import Format, descriptor, sample
+from tests.support.waiting import eventually
 
 DARK = FRAME = bytes(64 * 48 * 3)
 GATE = "tests.support.processors:Gate"
@@ -78,8 +79,9 @@ def test_no_more_than_max_in_flight_samples_are_read_while_processing_waits():
     async def scenario() -> int:
         conversation = asyncio.ensure_future(converse(client, max_in_flight=3))
         await asyncio.to_thread(Gate.entered.wait, 10)
-        for _ in range(50):  # give the reader every chance to read ahead
-            await asyncio.sleep(0.001)
+        await eventually(lambda: client.read >= 1 + 3, within=10, what="the window's samples")
+        for _ in range(50):  # turns of the loop: give the reader every chance to read ahead
+            await asyncio.sleep(0)
         read_while_blocked = client.read
         Gate.release.set()
         await conversation
@@ -98,11 +100,12 @@ def test_streams_beyond_max_streams_are_refused_before_their_descriptor_is_serve
         with ThreadPoolExecutor(1) as executor:
             shared = resources(executor, max_streams=1)
             held = threading.Event()
+            release = asyncio.Event()
             first = FakeClient(messages(descriptor()))
 
             async def slow_write(message):
                 held.set()
-                await asyncio.sleep(0.2)
+                await release.wait()  # the first stream is busy until the second is refused
                 first.written.append(message)
 
             one = asyncio.ensure_future(
@@ -112,6 +115,7 @@ def test_streams_beyond_max_streams_are_refused_before_their_descriptor_is_serve
             second = FakeClient(messages(descriptor()))
             with pytest.raises(ResourceExhausted, match="at most 1 streams"):
                 await Conversation(shared, "two").handle(second.messages(), second.write)
+            release.set()
             await one
             assert second.written == []
 
@@ -130,8 +134,9 @@ def test_the_default_in_flight_window_is_sixteen_samples():
     async def scenario() -> int:
         conversation = asyncio.ensure_future(converse(client))
         await asyncio.to_thread(Gate.entered.wait, 10)
-        for _ in range(100):
-            await asyncio.sleep(0.001)
+        await eventually(lambda: client.read >= 1 + 16, within=10, what="the window's samples")
+        for _ in range(100):  # turns of the loop: give the reader every chance to read ahead
+            await asyncio.sleep(0)
         read_while_blocked = client.read
         Gate.release.set()
         await conversation
@@ -176,8 +181,11 @@ def test_streams_never_hold_more_embedded_bytes_than_max_held_mib_together():
                 for i, c in enumerate(clients)
             ]
             await asyncio.to_thread(Gate.entered.wait, 10)
-            for _ in range(100):  # every reader gets to read as far as it may
-                await asyncio.sleep(0.001)
+            await eventually(
+                lambda: sum(c.read for c in clients) >= 4 + 2, within=10, what="two frames read"
+            )
+            for _ in range(100):  # turns of the loop: every reader reads as far as it may
+                await asyncio.sleep(0)
             read_while_blocked = sum(c.read for c in clients)
             Gate.release.set()
             await asyncio.gather(*streams)
