@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from lva_extension import Frame, Processor, inferences
 from lva_extension.proto.inferencing_pb2 import Inference
@@ -52,9 +53,17 @@ class ShrinksItsFile(Processor):
 
 
 class NeverReturns(Processor):
-    """A model stuck for good: process() never returns (it sleeps in a thread)."""
+    """A model stuck for good: process() never returns (it sleeps in a thread).
+
+    With ``entered``, it first writes that file: the test knows a frame is inside.
+    """
+
+    def __init__(self, entered: str = "") -> None:
+        self.entered = entered
 
     def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+        if self.entered:
+            Path(self.entered).write_text("entered")
         threading.Event().wait()
         return [[] for _ in frames]
 

@@ -7,6 +7,7 @@ a second signal stops it at once. No processing process is left behind.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -19,35 +20,30 @@ from tests.support.hostility import MODES, TEST_MODULES, children
 from tests.support.paths import REPO
 from tests.support.processes import ServerProcess, server_process
 from tests.support.streams import CallOutcome, descriptor, raw_call, sample
+from tests.support.waiting import wait_for
 
 STUCK = "tests.support.hostile_plugins:NeverReturns"
 FRAME = bytes(64 * 48 * 3)
 BOUND = 20  # seconds from the end of the grace period to the process's exit
 
 
-def start_stuck_stream(running: ServerProcess) -> dict[str, CallOutcome]:
+def start_stuck_stream(running: ServerProcess, entered: Path) -> dict[str, CallOutcome]:
     """A stream whose first frame is in a processor that never returns."""
     address = running.address
     result: dict[str, CallOutcome] = {}
-    started = threading.Event()
+    configuration = json.dumps({"processor": STUCK, "entered": str(entered)})
 
     def messages():
-        yield descriptor(configuration=STUCK)
+        yield descriptor(configuration=configuration)
         yield sample(2, FRAME)
-        started.set()
-        time.sleep(120)
+        time.sleep(120)  # never half-closes
 
     thread = threading.Thread(
         target=lambda: result.update(outcome=raw_call(address, messages(), timeout=120)),
         daemon=True,
     )
     thread.start()
-    assert started.wait(10)
-    deadline = time.monotonic() + 20
-    while not any(" opened: " in line for line in running.log):
-        assert time.monotonic() < deadline, "\n".join(running.log)
-        time.sleep(0.1)
-    time.sleep(1.5)  # its frame is in the processor now
+    wait_for(entered.exists, timeout=20, what="the frame to enter the stuck processor")
     return result
 
 
@@ -62,36 +58,33 @@ def alive(pids: list[int], within: float = 5) -> list[str]:
 
 
 @pytest.mark.parametrize("mode", MODES, ids=list(MODES))
-def test_the_process_exits_after_the_grace_period_though_a_processor_never_returns(mode):
+def test_the_process_exits_after_the_grace_period_though_a_processor_never_returns(mode, tmp_path):
     args = (*TEST_MODULES, "--shutdown-grace-seconds", "1", *MODES[mode])
     with server_process(*args, env={"PYTHONPATH": str(REPO)}) as running:
-        result = start_stuck_stream(running)
+        result = start_stuck_stream(running, tmp_path / "entered")
         helpers = children(running.pid)
         running.process.send_signal(signal.SIGTERM)
         code = running.process.wait(timeout=1 + BOUND)
-        time.sleep(0.5)
+        running.stop()  # the log read to its end
         log = "\n".join(running.log)
     assert code == 0, log
     assert "stopped" in log
     assert "did not return" in log  # the log says what was abandoned
     assert alive(helpers) == []
-    deadline = time.monotonic() + 10
-    while "outcome" not in result and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: "outcome" in result, timeout=10, what="the stuck stream's outcome")
     assert result["outcome"].code in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
 
 
 @pytest.mark.parametrize("mode", MODES, ids=list(MODES))
-def test_a_second_signal_stops_at_once_though_a_processor_never_returns(mode):
+def test_a_second_signal_stops_at_once_though_a_processor_never_returns(mode, tmp_path):
     args = (*TEST_MODULES, "--shutdown-grace-seconds", "60", *MODES[mode])
     with server_process(*args, env={"PYTHONPATH": str(REPO)}) as running:
-        start_stuck_stream(running)
+        start_stuck_stream(running, tmp_path / "entered")
         helpers = children(running.pid)
         running.process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        wait_for(lambda: "SIGTERM: stopping" in "\n".join(running.log), what="the first signal")
         assert running.process.poll() is None  # draining
         running.process.send_signal(signal.SIGINT)
         code = running.process.wait(timeout=10)
-        time.sleep(0.5)
     assert code == 0
     assert alive(helpers) == []

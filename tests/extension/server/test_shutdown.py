@@ -12,8 +12,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat
 from lva_extension.client.clips import dark_light_frames
 
-from tests.support.processes import run_command, server_process
+from tests.support.processes import ServerProcess, run_command, server_process
 from tests.support.streams import descriptor, raw_call, sample
+from tests.support.waiting import wait_for
 
 
 def test_health_command_answers_serving_and_fails_without_a_server():
@@ -78,17 +79,19 @@ def open_stream_forever(address: str, started: threading.Event, result: dict):
     result["outcome"] = raw_call(address, messages(), timeout=60)
 
 
-def start_endless_stream(address: str) -> None:
-    """A stream that has sent a frame and never ends by itself, from a thread."""
+def start_endless_stream(running: ServerProcess) -> None:
+    """A stream that the server has opened, that has sent a frame and never ends by itself."""
     started: threading.Event = threading.Event()
-    threading.Thread(target=open_stream_forever, args=(address, started, {}), daemon=True).start()
+    threading.Thread(
+        target=open_stream_forever, args=(running.address, started, {}), daemon=True
+    ).start()
     assert started.wait(timeout=10)
-    time.sleep(0.3)  # its frame is being served
+    wait_for(lambda: any(" opened: " in line for line in running.log), what="the stream to open")
 
 
 def test_grace_period_expiry_cancels_the_stream_and_exits_zero():
     with server_process("--shutdown-grace-seconds", "1") as running:
-        start_endless_stream(running.address)
+        start_endless_stream(running)
         began = time.monotonic()
         running.process.send_signal(signal.SIGTERM)
         code = running.process.wait(timeout=15)
@@ -101,9 +104,9 @@ def test_grace_period_expiry_cancels_the_stream_and_exits_zero():
 
 def test_a_second_signal_stops_at_once():
     with server_process("--shutdown-grace-seconds", "60") as running:
-        start_endless_stream(running.address)
+        start_endless_stream(running)
         running.process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        wait_for(lambda: "SIGTERM: stopping" in "\n".join(running.log), what="the first signal")
         assert running.process.poll() is None  # still draining
         running.process.send_signal(signal.SIGINT)
         code = running.process.wait(timeout=15)

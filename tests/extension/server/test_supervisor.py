@@ -6,12 +6,12 @@ import asyncio
 import os
 import re
 import signal
-import time
 
 from lva_extension.client import ClientOptions, ExtensionClient, StreamFormat
 from lva_extension.client.clips import dark_light_frames
 
-from tests.support.processes import run_command, server_process
+from tests.support.processes import ServerProcess, run_command, server_process
+from tests.support.waiting import wait_for
 
 OPENED = re.compile(r"\[(\d+)\] lva_extension.stream.conversation: stream from \S+ opened")
 
@@ -21,12 +21,13 @@ def worker_pids(supervisor: int) -> set[int]:
     return {int(pid) for pid in open(children).read().split()}
 
 
+def both_serving(running: ServerProcess) -> bool:
+    return sum("serving the LVA" in line for line in running.log) >= 2
+
+
 def test_streams_are_spread_over_the_workers_and_all_served():
     with server_process("--workers", "2") as running:
-        deadline = time.monotonic() + 20
-        while sum("serving the LVA" in line for line in running.log) < 2:
-            assert time.monotonic() < deadline, "the second worker did not start"
-            time.sleep(0.1)
+        wait_for(lambda: both_serving(running), timeout=20, what="the second worker to start")
 
         async def camera(index: int) -> int:
             # A channel of its own: a new connection, which the kernel may give either worker.
@@ -57,12 +58,10 @@ def test_streams_are_spread_over_the_workers_and_all_served():
 
 def test_a_worker_that_dies_is_restarted():
     with server_process("--workers", "2") as running:
-        time.sleep(1)
+        wait_for(lambda: both_serving(running), timeout=20, what="the second worker to start")
         first = worker_pids(running.pid)
         os.kill(min(first), signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while len(worker_pids(running.pid) - first) < 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: worker_pids(running.pid) - first, timeout=20, what="a new worker")
         now = worker_pids(running.pid)
         assert len(now) == 2
         assert min(first) not in now
