@@ -33,6 +33,7 @@ TABLE = [
     ),
     ("positive offset", timing(1, 1, 3, 5), on_time(10), [(11, 13)], []),
     ("an offset past the minimum lets nothing out", timing(1, 3, 2, 5), on_time(10), [], []),
+    ("an offset equal to the minimum lets nothing out", timing(1, 2, 2, 5), on_time(10), [], []),
     ("a new event restarts the minimum", timing(1, 0, 2, 5), on_time(10, 11), [(10, 13)], []),
     (
         "retriggered: -offset + (E2-E1) + min",
@@ -71,6 +72,13 @@ TABLE = [
         [],
     ),
     ("a late arrival is dropped", timing(1, 0, 2, 5), frac([(10, 12)]), [], [10]),
+    (
+        "an event exactly the window late still counts",
+        timing(1, 0, 2, 5),
+        frac([(10, 11)]),
+        [(10, 12)],
+        [],
+    ),
     (
         "late relative to the window, not to other events",
         timing(2, 0, 2, 5),
@@ -113,3 +121,48 @@ def test_media_is_decided_once_no_event_can_still_change_it():
     activation = core.activation_at(Fraction(8))
     assert activation is not None and (activation.start, activation.end) == (8, 12)
     assert core.activation_at(Fraction(12)) is None
+
+
+def test_offer_says_whether_the_event_counts():
+    """The gate node reports a late arrival (as an error on its counters) when this is False."""
+    core = GateCore(timing(1, 0, 2, 5))
+    assert core.offer(Fraction(10), Fraction(10)) is True
+    assert core.offer(Fraction(8), Fraction(10)) is False
+    assert core.late == [8]
+
+
+def test_an_event_is_placed_as_soon_as_no_earlier_one_can_arrive():
+    core = GateCore(timing(1, 0, 2, 5))
+    core.offer(Fraction(10), Fraction(10.5))  # one at 9.6 could still come: not placed yet
+    assert core.activations == []
+    core.offer(Fraction(10.5), Fraction(11))  # the clock passed 10 + window: 10 is placed
+    [activation] = core.activations
+    assert (activation.start, activation.end) == (10, 12)
+
+
+def test_each_activation_counts_its_events():
+    """The gate's close line says how many events an activation had."""
+    found = GateCore(timing(1, 0, 2, 5))
+    for time, clock in on_time(10, 11, 11.5, 20):
+        found.offer(time, clock)
+    found.settle(None)
+    assert [(a.first, a.events) for a in found.activations] == [(10, 3), (20, 1)]
+
+
+def test_forget_before_drops_what_ended_before_and_keeps_the_last():
+    core = GateCore(timing(1, 0, 2, 5))
+    for time, clock in on_time(10, 20, 30):
+        core.offer(time, clock)
+    core.settle(None)
+    firsts = lambda: [a.first for a in core.activations]  # noqa: E731
+    core.forget_before(Fraction(11))
+    assert firsts() == [10, 20, 30]
+    core.forget_before(Fraction(21))
+    assert firsts() == [20, 30]
+    core.forget_before(Fraction(25))
+    assert firsts() == [30]
+    core.forget_before(Fraction(100))  # the last one stays: a new event may extend it
+    assert firsts() == [30]
+    core.offer(Fraction(31), None)
+    core.settle(None)
+    assert [(a.start, a.end) for a in core.activations] == [(30, 33)]

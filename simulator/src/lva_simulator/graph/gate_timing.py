@@ -46,7 +46,6 @@ class GateTiming:
 
 @dataclass
 class Activation:
-    number: int  # 1, 2, ...: LVA's sequential correlation ids
     first: Fraction  # media time of the event that opened it
     start: Fraction
     end: Fraction  # exclusive; may still grow while events can arrive
@@ -63,9 +62,7 @@ class GateCore:
         self.timing = timing
         self.activations: list[Activation] = []
         self.late: list[Fraction] = []
-        self.accepted = 0
         self._pending: list[Fraction] = []  # accepted, not yet placed, by media time
-        self._numbers = 0
 
     def offer(self, time: Fraction, clock: Fraction | None) -> bool:
         """An event at media ``time`` arrives when the gate's clock is ``clock``.
@@ -76,7 +73,6 @@ class GateCore:
             self.late.append(time)
             return False
         bisect.insort(self._pending, time)
-        self.accepted += 1
         if clock is not None:
             self.settle(clock)
         return True
@@ -100,8 +96,7 @@ class GateCore:
             start = max(start, current.end)
         end = time + min(timing.minimum, timing.maximum)
         if end > start:
-            self._numbers += 1
-            self.activations.append(Activation(self._numbers, time, start, end))
+            self.activations.append(Activation(time, start, end))
 
     def decided_until(self, clock: Fraction) -> Fraction:
         """Media up to this time is decided: no event still to come can change it."""
