@@ -27,7 +27,11 @@ class RunningServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._thread = LoopThread()
-        self.server: ExtensionServer = self._thread.call(self._start())
+        try:
+            self.server: ExtensionServer = self._thread.call(self._start())
+        except BaseException:
+            self._thread.close()  # a server that cannot start leaves no loop running
+            raise
 
     async def _start(self) -> ExtensionServer:
         server = ExtensionServer(self.settings)
