@@ -51,6 +51,7 @@ STREAM_TESTS = (
     "tests/extension/stream/test_conversation_in_process.py",
     "tests/extension/stream/test_conversation.py",
     "tests/extension/stream/test_limits.py",
+    "tests/extension/stream/test_limits_rules.py",
     "tests/extension/stream/test_batching.py",
     "tests/extension/stream/test_cascade.py",
     "tests/extension/stream/test_hostile_input.py",
@@ -76,6 +77,7 @@ MODULES: dict[str, Module] = {
         ("src/lva_extension/transports/*",),
         (
             "tests/extension/transports/test_transports.py",
+            "tests/extension/transports/test_shared_memory_rules.py",
             "tests/extension/stream/test_conversation.py",
         ),
     ),
@@ -89,7 +91,11 @@ MODULES: dict[str, Module] = {
     ),
     "settings": Module(
         ("src/lva_extension/settings.py",),
-        ("tests/extension/test_settings.py", "tests/test_readme.py"),
+        (
+            "tests/extension/test_settings.py",
+            "tests/extension/test_settings_values.py",
+            "tests/test_readme.py",
+        ),
     ),
     "server.auth": Module(
         ("src/lva_extension/server/auth.py",),
@@ -112,7 +118,11 @@ MODULES: dict[str, Module] = {
     ),
     "simulator.topology": Module(
         ("src/lva_simulator/module/topology.py",),
-        ("tests/simulator/test_topology_rules.py", "tests/simulator/test_methods.py"),
+        (
+            "tests/simulator/test_topology_checks.py",
+            "tests/simulator/test_topology_rules.py",
+            "tests/simulator/test_methods.py",
+        ),
     ),
     "simulator.gate_timing": Module(
         ("src/lva_simulator/graph/gate_timing.py",), ("tests/simulator/test_gate_timing.py",)
@@ -158,7 +168,10 @@ class Equivalent:
 
 
 def read_equivalents(path: Path = EQUIVALENT) -> list[Equivalent]:
-    """Blocks separated by blank lines: "FILE FUNCTION", "- old" / "+ new" lines, "why: ..."."""
+    """Blocks separated by blank lines: "FILE FUNCTION", "- old" / "+ new" lines, "why: ...".
+
+    A block whose only change line is "- *" stands for every mutant of the function.
+    """
     entries: list[Equivalent] = []
     block: list[tuple[int, str]] = []
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
@@ -322,7 +335,8 @@ def score(
     killed = equivalent = not_run = 0
     alive: list[Mutant] = []
     for mutant in mutants:
-        entry = by_key.get(mutant.key())
+        path, function, _, _ = mutant.key()
+        entry = by_key.get(mutant.key()) or by_key.get((path, function, ("*",), ()))
         if entry is not None:
             entry.used = True
             if not mutant.killed:  # a listed mutant the tests kill after all counts as killed

@@ -107,6 +107,7 @@ def test_bounds_are_inclusive():
         (" my_models , acme.vision. ,", ("my_models", "acme.vision")),
         ("acme.__init__x", ("acme.__init__x",)),  # a dunder only when it ends in __ too
         ("acme._private", ("acme._private",)),
+        ("acme.ModelX.", ("acme.ModelX",)),  # only the trailing dot goes
     ],
 )
 def test_allowed_modules_are_read_as_a_list_of_prefixes(text, prefixes):
