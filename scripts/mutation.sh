@@ -2,7 +2,7 @@
 # Mutation testing of the core: break the code in small ways, one mutant at a time,
 # and check that the tests notice (scripts/mutation/run.py). Prints a score per
 # module and the mutants left alive; exits non-zero when a module is below its floor.
-# Not part of CI's run: all modules take long (see README). Usage:
+# CI runs two fast modules (scripts/test.sh); all of them take about an hour. Usage:
 #   scripts/mutation.sh [module ...] [--jobs N] [--keep DIR] [--list]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -35,4 +35,6 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt -e "modules/grpcExtension[video,onnx,opencv]" \
     -e simulator -r cloud-to-device-console-app/requirements.txt
+# The mutation tool (scripts/mutation.sh), pinned apart: its mutant names are in equivalent.txt.
+.venv/bin/python -m pip install --quiet -r scripts/mutation/requirements.txt
 scripts/containers/setup.sh --optional
