@@ -72,6 +72,16 @@ def test_a_message_larger_than_its_reservation_ends_the_stream_and_is_given_back
     )
 
 
+def test_a_message_exactly_its_reservation_is_read():
+    async def scenario() -> int:
+        budget, client = ByteBudget(10_000), Client()
+        client.queue.put_nowait(sample(7, FRAME))
+        _, size = await Intake(client.messages(), budget, allowance=1064).next()
+        return size
+
+    assert run(scenario) == 1064
+
+
 def test_a_read_that_fails_gives_its_reservation_back():
     async def scenario() -> None:
         budget, client = ByteBudget(10_000), Client()
