@@ -54,6 +54,7 @@ STREAM_TESTS = (
     "tests/extension/stream/test_limits_rules.py",
     "tests/extension/stream/test_intake.py",
     "tests/extension/stream/test_media_stream.py",
+    "tests/extension/stream/test_runners.py",
     "tests/extension/stream/test_batching.py",
     "tests/extension/stream/test_cascade.py",
     "tests/extension/stream/test_hostile_input.py",
