@@ -98,6 +98,30 @@ TOPOLOGIES = [
         (*INVALID, [("PropertyRequired", "$.name", "a graph topology needs a name")]),
     ),
     (
+        "an empty name",
+        {**topology(), "name": ""},
+        (*INVALID, [("PropertyRequired", "$.name", "a graph topology needs a name")]),
+    ),
+    (
+        "no processors and no sinks",
+        {"name": "t", "properties": {"sources": [source()]}},
+        (
+            *INVALID,
+            [("PropertyRequired", "$.properties.sinks", "a topology needs a list of sinks")],
+        ),
+    ),
+    (
+        "nodes that are not objects, in every section",
+        topology(processors=[motion("motion", "rtspSource"), 5], sinks=[hub("hub", "motion"), []]),
+        (
+            *INVALID,
+            [
+                ("PropertyInvalid", "$.properties.processors[1]", "a node must be an object"),
+                ("PropertyInvalid", "$.properties.sinks[1]", "a node must be an object"),
+            ],
+        ),
+    ),
+    (
         "a name with a leading dash",
         {**topology(), "name": "-t"},
         (
@@ -506,6 +530,9 @@ def test_an_instance_that_fits_its_topology():
 
 def test_an_instance_that_does_not_fit_its_topology():
     wrong = given(rtspUrl="x", fps="five", debug="maybe", lens="wide")
+    with pytest.raises(MethodError) as raised:
+        check_instance_against(wrong, TYPED)
+    assert raised.value.message == "The graph instance does not fit its topology."
     assert outcome(check_instance_against, wrong, TYPED) == (
         400,
         "InvalidResource",
