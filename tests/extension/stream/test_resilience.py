@@ -27,6 +27,7 @@ from tests.support.streams import (
     run_client,
     sample,
 )
+from tests.support.waiting import wait_for
 
 FRAME = bytes(64 * 48 * 3)
 
@@ -92,7 +93,11 @@ def test_a_thousand_broken_streams_leave_no_descriptors_or_mappings(shm_dir_clea
             # Warm up, so that what gRPC and the thread pool create once is counted.
             run_client(good, dark_light_frames(32, 32, 4))
             asyncio.run(storm(50))
-            time.sleep(1)
+            wait_for(
+                lambda: not mapped_anywhere(running.pid, name),
+                timeout=15,
+                what="the warm-up streams to let go of the file",
+            )
             baseline = open_descriptors(running.pid)
 
             asyncio.run(storm(1000))
