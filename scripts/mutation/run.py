@@ -88,6 +88,7 @@ MODULES: dict[str, Module] = {
         ("src/lva_extension/frames/*",),
         (
             "tests/extension/frames/test_frames.py",
+            "tests/extension/frames/test_frame_rules.py",
             "tests/extension/frames/test_pixel_formats.py",
             "tests/extension/processors/test_onnx.py",
         ),
