@@ -10,12 +10,13 @@ import pytest
 from lva_extension.client import StreamFormat
 from lva_extension.errors import InvalidArgument
 from lva_extension.frames import decode, encode, parse_format
+from lva_extension.proto import media_pb2
 from PIL import Image
 
 from tests.support.streams import Format, descriptor
 
 
-def media(**kwargs) -> object:
+def media(**kwargs) -> media_pb2.MediaDescriptor:
     return descriptor(**kwargs).media_stream_descriptor.media_descriptor
 
 

@@ -44,7 +44,9 @@ def test_the_next_message_is_reserved_before_it_arrives_then_held_as_it_is():
         await eventually(lambda: budget.held == 2000, within=5, what="the reservation")
         assert intake.idle_for() > 0  # waiting for the client
         client.queue.put_nowait(sample(2, FRAME))
-        message, size = await reading
+        read = await reading
+        assert read is not None
+        message, size = read
         assert (message.sequence_number, size) == (2, 64 + 1000)
         assert budget.held == size and intake.idle_for() == 0.0
         client.queue.put_nowait(None)
@@ -76,8 +78,9 @@ def test_a_message_exactly_its_reservation_is_read():
     async def scenario() -> int:
         budget, client = ByteBudget(10_000), Client()
         client.queue.put_nowait(sample(7, FRAME))
-        _, size = await Intake(client.messages(), budget, allowance=1064).next()
-        return size
+        read = await Intake(client.messages(), budget, allowance=1064).next()
+        assert read is not None
+        return read[1]
 
     assert run(scenario) == 1064
 
