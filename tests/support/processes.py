@@ -40,7 +40,16 @@ class ServerProcess:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        code = self.process.wait(timeout=timeout)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # A server that does not stop fails its test, and is not left running.
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+            for pid in children.read_text().split() if children.exists() else ():
+                os.kill(int(pid), signal.SIGKILL)
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise
         self._reader.join(timeout=10)
         return code
 
