@@ -21,8 +21,13 @@ def worker_pids(supervisor: int) -> set[int]:
     return {int(pid) for pid in open(children).read().split()}
 
 
+def serving(running: ServerProcess) -> int:
+    """How many workers have said they serve."""
+    return sum("serving the LVA" in line for line in running.log)
+
+
 def both_serving(running: ServerProcess) -> bool:
-    return sum("serving the LVA" in line for line in running.log) >= 2
+    return serving(running) >= 2
 
 
 def test_streams_are_spread_over_the_workers_and_all_served():
@@ -65,7 +70,21 @@ def test_a_worker_that_dies_is_restarted():
         now = worker_pids(running.pid)
         assert len(now) == 2
         assert min(first) not in now
+        # Restarted means serving again (and a worker stopped while it starts up is
+        # another test's matter).
+        wait_for(lambda: serving(running) >= 3, timeout=30, what="the new worker to serve")
     assert "restarting it" in "\n".join(running.log)
+
+
+def test_a_signal_while_a_worker_is_being_restarted_stops_the_server():
+    with server_process("--workers", "2") as running:
+        wait_for(lambda: both_serving(running), timeout=20, what="the second worker to start")
+        os.kill(min(worker_pids(running.pid)), signal.SIGKILL)
+        wait_for(lambda: "restarting it" in "\n".join(running.log), what="the restart to begin")
+        running.process.send_signal(signal.SIGTERM)  # within the restart's one-second delay
+        workers = worker_pids(running.pid)
+        assert running.process.wait(timeout=30) == 0  # no worker started after the signal
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
 
 
 def test_workers_need_a_tcp_binding():

@@ -102,6 +102,8 @@ class Supervisor:
                     if self._stopping is None:
                         log.error("worker %d exited with %d; restarting it", index, code)
                         time.sleep(RESTART_DELAY)
+                    # A signal during the delay: a worker started now would never get it.
+                    if self._stopping is None:
                         self._start(index)
                     else:
                         codes[index] = code
