@@ -98,3 +98,80 @@ def test_a_stream_that_ends_waits_for_its_batch_on_a_thread_then_closes_the_proc
         return closed_after_batch, processing.cancelled()
 
     assert asyncio.run(scenario()) == (True, True)
+
+
+class Parallel(Where):
+    thread_safe = True
+
+
+class Stateful(Where):
+    """Not thread-safe; records the names of the threads its batches ran on."""
+
+    thread_safe = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+        self.names.append(threading.current_thread().name)
+        return super().process(frames)
+
+
+def test_a_runner_runs_on_the_servers_pool_and_says_whether_its_processor_is_thread_safe():
+    async def scenario() -> tuple[str, bool, bool]:
+        processor = Stateful()
+        with ThreadPoolExecutor(1, thread_name_prefix="processing") as executor:
+            local = runner(processor, executor, inline_seconds=0.0)
+            await local.process(batch(2))
+            await local.close()
+            safe = runner(Parallel(), executor, inline_seconds=0.0).thread_safe
+        return processor.names[0], local.thread_safe, safe
+
+    name, thread_safe, safe = asyncio.run(scenario())
+    assert name.startswith("processing") and thread_safe is False and safe is True
+
+
+def test_batches_that_stay_slow_go_back_to_a_thread():
+    async def scenario() -> list[bool]:
+        loop_thread = threading.get_ident()
+        processor = Where()
+        with ThreadPoolExecutor(1) as executor:
+            local = runner(processor, executor, inline_seconds=0.1)
+            await local.process(batch(2))  # cheap, on a thread: cost known
+            processor.slow = 0.3  # the model becomes slow for good
+            for sequence in range(3, 13):
+                await local.process(batch(sequence))
+            await local.close()
+        return [thread == loop_thread for thread in processor.threads]
+
+    on_loop = asyncio.run(scenario())
+    assert on_loop[1] and not on_loop[-1]  # the first slow one on the loop, later ones not
+
+
+def test_a_processor_that_never_returns_is_abandoned_when_its_stream_ends(monkeypatch, caplog):
+    monkeypatch.setattr("lva_extension.stream.runners.ABANDON_SECONDS", 0.2)
+    release = threading.Event()
+
+    class Stuck(Where):
+        def process(self, frames: Sequence[Frame]) -> list[list[Inference]]:
+            self.threads.append(threading.get_ident())
+            release.wait(30)
+            return [[] for _ in frames]
+
+    async def scenario() -> bool:
+        processor = Stuck()
+        with ThreadPoolExecutor(1) as executor:
+            local = runner(processor, executor, inline_seconds=0.0)
+            processing = asyncio.ensure_future(local.process(batch(2)))
+            await eventually(lambda: processor.threads, within=10, what="the batch on a thread")
+            processing.cancel()
+            await asyncio.wait_for(local.close(), 10)  # the stream ends without it
+            closed = processor.closed
+            release.set()
+        return closed
+
+    assert asyncio.run(scenario()) is False  # abandoned: not closed under its feet
+    assert [r.getMessage() for r in caplog.records if r.name == "lva_extension.stream.runners"] == [
+        "processor where did not return within 0.2s of its stream's end; abandoned"
+    ]
