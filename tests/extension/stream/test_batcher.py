@@ -69,3 +69,16 @@ def test_close_forgets_pending_items():
         return batches
 
     assert run(scenario) == []
+
+
+def test_a_batcher_with_nothing_pending_closes_and_flushes_quietly():
+    async def scenario():
+        batches: list[list[int]] = []
+        batcher = Batcher(2, 0.02, batches.append)
+        batcher.flush()  # nothing pending, no timer
+        batcher.add(1)
+        batcher.add(2)  # full: sent at once, its timer cancelled
+        batcher.close()  # nothing pending
+        return batches
+
+    assert run(scenario) == [[1, 2]]
