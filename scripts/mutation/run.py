@@ -107,7 +107,12 @@ MODULES: dict[str, Module] = {
     ),
     "processors.registry": Module(
         ("src/lva_extension/processors/registry.py",),
-        ("tests/extension/processors/test_registry.py",),
+        (
+            "tests/extension/processors/test_registry.py",
+            "tests/extension/processors/test_rules.py",
+            "tests/extension/processors/test_motion.py",
+            "tests/extension/processors/test_onnx.py",
+        ),
     ),
     "processors.rules": Module(
         ("src/lva_extension/processors/rules.py",),
