@@ -109,6 +109,7 @@ MODULES: dict[str, Module] = {
         ("src/lva_extension/processors/registry.py",),
         (
             "tests/extension/processors/test_registry.py",
+            "tests/extension/processors/test_registry_messages.py",
             "tests/extension/processors/test_rules.py",
             "tests/extension/processors/test_motion.py",
             "tests/extension/processors/test_onnx.py",
