@@ -74,7 +74,11 @@ MODULES: dict[str, Module] = {
         ("src/lva_extension/stream/batching.py",),
         ("tests/extension/stream/test_batcher.py", "tests/extension/stream/test_batching.py"),
     ),
-    "stream.pipeline": _stream("pipeline", "tests/extension/stream/test_resilience.py"),
+    "stream.pipeline": _stream(
+        "pipeline",
+        "tests/extension/stream/test_resilience.py",
+        "tests/extension/stream/test_pipeline.py",
+    ),
     "stream.runners": _stream("runners", "tests/extension/stream/test_resilience.py"),
     "transports": Module(
         ("src/lva_extension/transports/*",),
