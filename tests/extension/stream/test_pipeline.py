@@ -3,8 +3,13 @@ what the stream gets back, and the log lines an operator reads when a plugin mis
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Sequence
 
 import numpy as np
@@ -170,11 +175,6 @@ def test_an_exact_sample_is_not_called_trailing(caplog):
     assert records(caplog) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="numpy 2 arrays built on a memoryview hold no export of it: release() never"
-    " refuses, so the warning cannot fire (reported to the lead)",
-)
 def test_a_processor_that_keeps_frames_is_warned_once(caplog):
     caplog.set_level(logging.DEBUG, logger=PIPELINE_LOG)
     processor = Recorder(keep=True)
@@ -235,3 +235,46 @@ def test_a_processor_that_exits_on_close_is_logged_and_the_transport_still_close
     assert line.levelno == logging.ERROR
     assert line.getMessage() == "processor acme failed to close"
     assert line.exc_info and line.exc_info[0] is SystemExit
+
+
+KEEPER = """
+import logging, os, sys
+from pathlib import Path
+from lva_extension.frames.format import parse_format
+from lva_extension.stream.pipeline import FramePipeline
+from lva_extension.transports import SharedMemoryTransport
+from tests.extension.stream.test_pipeline import FRAME_BYTES, HEIGHT, WIDTH, Recorder
+from tests.support.streams import descriptor, reference
+
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+name = sys.argv[1]
+fmt = parse_format(descriptor(WIDTH, HEIGHT).media_stream_descriptor.media_descriptor, 1 << 20)
+keeper = Recorder(keep=True)
+transport = SharedMemoryTransport(name, FRAME_BYTES, shm_dir=Path("/dev/shm"))
+stream = FramePipeline(transport, fmt, keeper, "acme", 1 << 20)
+sent = reference(2, 0, FRAME_BYTES)
+stream.process([(2, sent.media_sample)])
+stream.close()  # the stream ends while the processor still holds its frame
+os.unlink(Path("/dev/shm") / name)
+print("kept frame sums to", int(keeper.kept[0].sum()), flush=True)
+"""
+
+
+def test_a_frame_kept_past_its_stream_stays_readable_and_is_reported(tmp_path):
+    """A processor that keeps a shared-memory frame after its stream ended reads it
+    safely (the mapping stays until the frame goes) and the operator is told twice:
+    when the frame outlives process(), and when the stream ends with it still held."""
+    name = f"lva-test-keeper-{uuid.uuid4().hex[:12]}"
+    with open(f"/dev/shm/{name}", "wb") as shm:
+        shm.write(bytes([3]) * FRAME_BYTES)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", KEEPER, name], capture_output=True, text=True, timeout=60
+        )
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"/dev/shm/{name}")
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.strip() == f"kept frame sums to {3 * FRAME_BYTES}"
+    assert "processor acme keeps frames past process()" in done.stderr
+    assert f"shared memory {name} is still referenced by a processor" in done.stderr

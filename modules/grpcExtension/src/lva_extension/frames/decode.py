@@ -41,9 +41,15 @@ def _decode_raw(fmt: FrameFormat, data: bytes | memoryview) -> np.ndarray:
     if layout.codec is not None:
         return layout.codec.decode(fmt, np.frombuffer(data, dtype=np.uint8))
     bpp = layout.bytes_per_pixel
-    # The rows as they lie in the buffer (padding skipped by the stride), no copy.
-    pixels = np.ndarray((fmt.height, fmt.width, bpp), np.uint8, data, 0, (fmt.stride, bpp, 1))
-    pixels.flags.writeable = False
+    # The rows as they lie in the buffer (padding skipped by the stride), no copy. Built
+    # over np.frombuffer, which holds an export of the buffer for as long as the array
+    # lives: a view made with np.ndarray(buffer=...) holds none, so a shared-memory
+    # mapping could be closed under a processor that kept its frame (a crash when the
+    # frame is read), where now the close is refused and the kept frame stays readable.
+    whole = np.frombuffer(data, dtype=np.uint8)
+    pixels = np.lib.stride_tricks.as_strided(
+        whole, (fmt.height, fmt.width, bpp), (fmt.stride, bpp, 1), writeable=False
+    )
     return pixels[:, :, layout.rgb]
 
 

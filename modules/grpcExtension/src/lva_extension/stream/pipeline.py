@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -59,6 +60,10 @@ class FramePipeline:
         started = time.perf_counter()
         buffers: list[bytes | memoryview] = []
         frames: list[Frame] = []
+        # Views of memory the client may reuse once the sample is acknowledged: if one
+        # outlives process(), the processor kept it. (Releasing the memoryview cannot
+        # tell: numpy's views hold the buffer underneath it, not an export of it.)
+        views: list[weakref.ref[np.ndarray]] = []
         try:
             for sequence, sample in batch:
                 read, image = read_sample(
@@ -70,12 +75,15 @@ class FramePipeline:
                     self._trailing,
                 )
                 buffers.extend(read)
+                if not image.flags.owndata and any(isinstance(b, memoryview) for b in read):
+                    views.append(weakref.ref(image))
                 frames.append(Frame(image, sample.timestamp, tuple(sample.inferences)))
+                del image
             inferences, failed = self._process(frames)
         finally:
             # Drop every view of the sample bytes before they are acknowledged.
             frames.clear()
-            self._release(buffers)
+            self._release(buffers, views)
         return BatchResult(inferences, failed, time.perf_counter() - started)
 
     def _trailing(self, length: int, size: int) -> None:
@@ -118,15 +126,19 @@ class FramePipeline:
             )
             return [[] for _ in frames], len(frames)
 
-    def _release(self, buffers: list[bytes | memoryview]) -> None:
+    def _release(
+        self, buffers: list[bytes | memoryview], views: list[weakref.ref[np.ndarray]]
+    ) -> None:
+        kept = any(view() is not None for view in views)
         for buffer in buffers:
-            if not release(buffer) and not self._warned_kept_frame:
-                self._warned_kept_frame = True
-                log.warning(
-                    "processor %s keeps frames past process(); copy frames you keep:"
-                    " shared memory may be overwritten once a sample is acknowledged",
-                    self.processor_name,
-                )
+            kept = not release(buffer) or kept
+        if kept and not self._warned_kept_frame:
+            self._warned_kept_frame = True
+            log.warning(
+                "processor %s keeps frames past process(); copy frames you keep:"
+                " shared memory may be overwritten once a sample is acknowledged",
+                self.processor_name,
+            )
 
 
 def read_sample(
