@@ -65,6 +65,12 @@ def sample(sequence: int, data: bytes | None = None, timestamp: int | None = Non
     return message
 
 
+def referenced(offset: int, length: int) -> extension_pb2.MediaSample:
+    """A bare sample that points into the shared memory buffer (what a transport reads)."""
+    reference = media_pb2.ContentReference(address_offset=offset, length_bytes=length)
+    return extension_pb2.MediaSample(content_reference=reference)
+
+
 def reference(sequence: int, offset: int, length: int) -> Message:
     message = Message(sequence_number=sequence)
     message.media_sample.timestamp = sequence * 3000

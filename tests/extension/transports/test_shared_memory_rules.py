@@ -12,22 +12,10 @@ from lva_extension.proto import extension_pb2, media_pb2
 from lva_extension.transports import SharedMemoryTransport, open_transport
 from lva_extension.transports.shared_memory import SharedMemoryLimits
 
-from tests.support.streams import descriptor
+from tests.support.streams import descriptor, referenced
 
 MIB = 1 << 20
 COPY = SharedMemoryLimits(copy=True)
-
-
-def referenced(offset: int, length: int) -> extension_pb2.MediaSample:
-    reference = media_pb2.ContentReference(address_offset=offset, length_bytes=length)
-    return extension_pb2.MediaSample(content_reference=reference)
-
-
-@pytest.fixture
-def buffer_file(tmp_path):
-    path = tmp_path / "frames"
-    path.write_bytes(bytes(range(256)) * 4)
-    return path
 
 
 def refusal(error: type[Exception], *args, **kwargs) -> str:

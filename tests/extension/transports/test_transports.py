@@ -19,23 +19,11 @@ from lva_extension.transports import (
     transfer_kind,
 )
 
-from tests.support.streams import descriptor
+from tests.support.streams import descriptor, referenced
 
 
 def embedded(data: bytes) -> extension_pb2.MediaSample:
     return extension_pb2.MediaSample(content_bytes=media_pb2.ContentBytes(bytes=data))
-
-
-def referenced(offset: int, length: int) -> extension_pb2.MediaSample:
-    reference = media_pb2.ContentReference(address_offset=offset, length_bytes=length)
-    return extension_pb2.MediaSample(content_reference=reference)
-
-
-@pytest.fixture
-def buffer_file(tmp_path):
-    path = tmp_path / "frames"
-    path.write_bytes(bytes(range(256)) * 4)
-    return path
 
 
 def test_the_descriptor_picks_the_transport(buffer_file):
